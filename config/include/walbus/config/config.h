@@ -1,0 +1,74 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace walbus::config {
+
+enum class SinkType { Stdout, File };
+enum class CheckpointType { File };
+
+struct SourceConfig {
+    std::string dsn;                      // libpq connection string or URI; secret
+    std::string slot = "walbus";
+    std::string publication = "walbus";
+    std::vector<std::string> tables;      // for a publication walbus creates; "schema.table" or "table"
+    bool create_slot = true;
+    bool create_publication = false;
+    std::chrono::milliseconds status_interval{10'000};
+    std::chrono::milliseconds reconnect_timeout{300'000};
+    std::chrono::milliseconds reconnect_backoff_max{30'000};
+};
+
+struct SinkConfig {
+    SinkType type = SinkType::Stdout;
+    std::string path;                     // required for file
+    std::chrono::milliseconds flush_interval{200};
+    std::size_t flush_bytes = 4 * 1024 * 1024;
+    bool fsync = true;
+};
+
+struct CheckpointConfig {
+    CheckpointType type = CheckpointType::File;
+    std::string path;                     // required
+};
+
+struct Config {
+    std::string name = "walbus";          // pipeline name
+    SourceConfig source;
+    SinkConfig sink;
+    CheckpointConfig checkpoint;
+};
+
+// One problem found while loading, printed as "file:line:col: error: message".
+struct Diagnostic {
+    std::string file;
+    int line = 0;   // 1-based; 0 when the problem has no place in the file
+    int column = 0; // 1-based
+    std::string message;
+
+    [[nodiscard]] std::string str() const;
+};
+
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+struct LoadResult {
+    std::optional<Config> config;         // set when diagnostics is empty
+    std::vector<Diagnostic> diagnostics;  // every problem, in file order
+};
+
+// Parses and validates a YAML configuration. `${NAME}` in any scalar value is replaced with the
+// environment variable NAME (`$${` is a literal `${`); an unset variable is a diagnostic.
+[[nodiscard]] LoadResult load_string(std::string_view yaml, std::string_view file_name,
+                                     const EnvLookup& env);
+[[nodiscard]] LoadResult load_file(const std::string& path); // uses the process environment
+
+// docs/configuration.md, generated from the same key declarations that drive parsing.
+[[nodiscard]] std::string reference_markdown();
+
+} // namespace walbus::config

@@ -1,0 +1,359 @@
+#include "key_table.h"
+
+#include "value_parsing.h"
+
+#include <algorithm>
+#include <array>
+
+namespace walbus::config::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t kMaxIdentifierBytes = 63; // PostgreSQL's NAMEDATALEN - 1
+
+std::string quoted_value(std::string_view value, bool secret) {
+    return secret ? std::string() : " '" + std::string(value) + "'";
+}
+
+std::string check_pipeline_name(std::string_view key, std::string_view value, bool secret) {
+    const bool ok = std::ranges::all_of(value, [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '_' || c == '.';
+    });
+    if (ok) {
+        return {};
+    }
+    return "invalid pipeline name" + quoted_value(value, secret) + " for " + std::string(key) +
+           "; use only letters, digits, '-', '_' and '.'";
+}
+
+std::string check_slot_name(std::string_view key, std::string_view value, bool secret) {
+    const bool ok = std::ranges::all_of(value, [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    });
+    if (!ok) {
+        return "invalid replication slot name" + quoted_value(value, secret) + " for " +
+               std::string(key) + "; use only lower-case letters, digits and underscores";
+    }
+    if (value.size() > kMaxIdentifierBytes) {
+        return std::string(key) + " is " + std::to_string(value.size()) +
+               " characters long; PostgreSQL allows at most 63 in a replication slot name";
+    }
+    return {};
+}
+
+std::string check_publication_name(std::string_view key, std::string_view value, bool) {
+    if (value.size() > kMaxIdentifierBytes) {
+        return std::string(key) + " is " + std::to_string(value.size()) +
+               " bytes long; PostgreSQL allows at most 63 in a publication name";
+    }
+    return {};
+}
+
+// "schema.table" or "table"; a part in double quotes may contain dots.
+std::string check_table_name(std::string_view key, std::string_view value, bool secret) {
+    std::size_t parts = 1;
+    bool empty_part = false;
+    bool in_quotes = false;
+    std::size_t part_length = 0;
+    for (char c : value) {
+        if (c == '"') {
+            in_quotes = !in_quotes;
+        } else if (c == '.' && !in_quotes) {
+            empty_part = empty_part || part_length == 0;
+            part_length = 0;
+            ++parts;
+            continue;
+        }
+        ++part_length;
+    }
+    empty_part = empty_part || part_length == 0;
+    if (parts <= 2 && !empty_part && !in_quotes) {
+        return {};
+    }
+    return "invalid table name" + quoted_value(value, secret) + " in " + std::string(key) +
+           "; write 'schema.table' or 'table'";
+}
+
+constexpr std::array<std::string_view, 2> kSinkTypes{"stdout", "file"};
+constexpr std::array<std::string_view, 1> kCheckpointTypes{"file"};
+
+constexpr std::array<SectionDecl, 3> kSections{{
+    {"source", "The PostgreSQL server walbus streams changes from, over logical replication with "
+               "the `pgoutput` plugin."},
+    {"sink", "Where walbus writes the change events."},
+    {"checkpoint", "Where walbus keeps the last position it has delivered, so that it resumes "
+                   "there after a restart."},
+}};
+
+// The order here is the order of the reference documentation.
+const std::array<KeyDecl, 17> kKeys{{
+    {
+        .name = "name",
+        .field = StringField{[](Config& c) -> std::string& { return c.name; },
+                             check_pipeline_name},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "orders-to-stdout",
+        .description = "Name of this pipeline, used in log lines and metrics to tell several "
+                       "walbus processes apart. Letters, digits, `-`, `_` and `.` only.",
+    },
+    {
+        .name = "source.dsn",
+        .field = StringField{[](Config& c) -> std::string& { return c.source.dsn; }},
+        .required = Required::Yes,
+        .required_when = {},
+        .secret = true,
+        .example = "${WALBUS_PG_DSN}",
+        .description =
+            "libpq connection string or URI of the PostgreSQL server, e.g. `host=db.internal "
+            "dbname=shop user=walbus` or `postgresql://walbus@db.internal/shop`. The role needs "
+            "the `REPLICATION` attribute. Keep the password out of this file: take the whole "
+            "value from the environment (`${WALBUS_PG_DSN}`) or use `~/.pgpass`.",
+    },
+    {
+        .name = "source.slot",
+        .field = StringField{[](Config& c) -> std::string& { return c.source.slot; },
+                             check_slot_name},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "walbus_orders",
+        .description =
+            "Logical replication slot to stream from. PostgreSQL keeps WAL for a slot until "
+            "walbus confirms it, so drop the slot when you retire the pipeline. Lower-case "
+            "letters, digits and underscores, at most 63 characters.",
+    },
+    {
+        .name = "source.publication",
+        .field = StringField{[](Config& c) -> std::string& { return c.source.publication; },
+                             check_publication_name},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "walbus_orders",
+        .description = "Publication that selects the tables to stream. At most 63 bytes.",
+    },
+    {
+        .name = "source.tables",
+        .field = StringListField{[](Config& c) -> std::vector<std::string>& {
+                                     return c.source.tables;
+                                 },
+                                 check_table_name},
+        .required = Required::Conditional,
+        .required_when = "source.create_publication is true",
+        .secret = false,
+        .example = "[public.orders, public.order_lines]",
+        .description = "Tables that walbus puts in the publication it creates, as `schema.table` "
+                       "or `table`. Used only with `source.create_publication: true`.",
+    },
+    {
+        .name = "source.create_slot",
+        .field = BoolField{[](Config& c) -> bool& { return c.source.create_slot; }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "false",
+        .description = "Create the replication slot at startup when it does not exist. When "
+                       "false, a missing slot is an error.",
+    },
+    {
+        .name = "source.create_publication",
+        .field = BoolField{[](Config& c) -> bool& { return c.source.create_publication; }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "true",
+        .description = "Create the publication for `source.tables` at startup when it does not "
+                       "exist. When false, the publication must already exist "
+                       "(`CREATE PUBLICATION walbus FOR TABLE ...`).",
+    },
+    {
+        .name = "source.status_interval",
+        .field = DurationField{[](Config& c) -> std::chrono::milliseconds& {
+                                   return c.source.status_interval;
+                               },
+                               100ms, 1h},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "10s",
+        .description = "How often walbus reports the position it has flushed to the server, "
+                       "which lets PostgreSQL recycle WAL. Keep it well below the server's "
+                       "`wal_sender_timeout` (60s by default).",
+    },
+    {
+        .name = "source.reconnect_timeout",
+        .field = DurationField{[](Config& c) -> std::chrono::milliseconds& {
+                                   return c.source.reconnect_timeout;
+                               },
+                               1s, 24h},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "5m",
+        .description = "How long walbus keeps trying to reconnect after losing the server "
+                       "before it gives up and exits with an error.",
+    },
+    {
+        .name = "source.reconnect_backoff_max",
+        .field = DurationField{[](Config& c) -> std::chrono::milliseconds& {
+                                   return c.source.reconnect_backoff_max;
+                               },
+                               100ms, 1h},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "30s",
+        .description = "Longest wait between two reconnection attempts; the waits grow up to "
+                       "this value.",
+    },
+    {
+        .name = "sink.type",
+        .field = EnumField{kSinkTypes,
+                           [](const Config& c) { return static_cast<std::size_t>(c.sink.type); },
+                           [](Config& c, std::size_t i) { c.sink.type = static_cast<SinkType>(i); }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "file",
+        .description = "Where events go: `stdout` writes one JSON object per line to standard "
+                       "output, `file` appends them to `sink.path`.",
+    },
+    {
+        .name = "sink.path",
+        .field = StringField{[](Config& c) -> std::string& { return c.sink.path; }},
+        .required = Required::Conditional,
+        .required_when = "sink.type is file",
+        .secret = false,
+        .example = "/var/lib/walbus/events.jsonl",
+        .description = "File that the `file` sink appends events to. Used only with "
+                       "`sink.type: file`.",
+    },
+    {
+        .name = "sink.flush_interval",
+        .field = DurationField{[](Config& c) -> std::chrono::milliseconds& {
+                                   return c.sink.flush_interval;
+                               },
+                               1ms, 1h},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "200ms",
+        .description = "Longest time an event waits in the sink's buffer before it is written.",
+    },
+    {
+        .name = "sink.flush_bytes",
+        .field = SizeField{[](Config& c) -> std::size_t& { return c.sink.flush_bytes; }, 1,
+                           1024ULL * 1024 * 1024},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "4MiB",
+        .description = "Buffered bytes that trigger a write before `sink.flush_interval` has "
+                       "passed.",
+    },
+    {
+        .name = "sink.fsync",
+        .field = BoolField{[](Config& c) -> bool& { return c.sink.fsync; }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "false",
+        .description = "Sync the output file to disk after each write of the `file` sink. "
+                       "Without it, events written shortly before a power failure can be lost.",
+    },
+    {
+        .name = "checkpoint.type",
+        .field = EnumField{kCheckpointTypes,
+                           [](const Config& c) {
+                               return static_cast<std::size_t>(c.checkpoint.type);
+                           },
+                           [](Config& c, std::size_t i) {
+                               c.checkpoint.type = static_cast<CheckpointType>(i);
+                           }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "file",
+        .description = "How the checkpoint is stored: `file` keeps it in `checkpoint.path`.",
+    },
+    {
+        .name = "checkpoint.path",
+        .field = StringField{[](Config& c) -> std::string& { return c.checkpoint.path; }},
+        .required = Required::Yes,
+        .required_when = {},
+        .secret = false,
+        .example = "/var/lib/walbus/checkpoint.json",
+        .description = "File that holds the last position delivered to the sink. walbus "
+                       "resumes from it after a restart; keep it on persistent storage.",
+    },
+}};
+
+} // namespace
+
+std::string_view parent_of(std::string_view name) {
+    const std::size_t dot = name.rfind('.');
+    return dot == std::string_view::npos ? std::string_view() : name.substr(0, dot);
+}
+
+std::string_view leaf_of(std::string_view name) {
+    const std::size_t dot = name.rfind('.');
+    return dot == std::string_view::npos ? name : name.substr(dot + 1);
+}
+
+std::span<const KeyDecl> keys() { return kKeys; }
+
+std::span<const SectionDecl> sections() { return kSections; }
+
+const KeyDecl* find_key(std::string_view name) {
+    const auto it = std::ranges::find(kKeys, name, &KeyDecl::name);
+    return it == kKeys.end() ? nullptr : &*it;
+}
+
+const SectionDecl* find_section(std::string_view name) {
+    const auto it = std::ranges::find(kSections, name, &SectionDecl::name);
+    return it == kSections.end() ? nullptr : &*it;
+}
+
+std::string_view type_name(const Field& field) {
+    return std::visit(Overloaded{
+                          [](const StringField&) { return std::string_view("string"); },
+                          [](const BoolField&) { return std::string_view("boolean"); },
+                          [](const SizeField&) { return std::string_view("size"); },
+                          [](const DurationField&) { return std::string_view("duration"); },
+                          [](const EnumField&) { return std::string_view("enum"); },
+                          [](const StringListField&) {
+                              return std::string_view("list of strings");
+                          },
+                      },
+                      field);
+}
+
+} // namespace walbus::config::detail
+
+namespace walbus::config::detail {
+
+std::string default_text(const KeyDecl& decl) {
+    Config defaults;
+    return std::visit(
+        Overloaded{
+            [&](const StringField& f) { return f.ref(defaults); },
+            [&](const BoolField& f) { return std::string(f.ref(defaults) ? "true" : "false"); },
+            [&](const SizeField& f) { return format_size(f.ref(defaults)); },
+            [&](const DurationField& f) { return format_duration(f.ref(defaults)); },
+            [&](const EnumField& f) { return std::string(f.values[f.get(defaults)]); },
+            [&](const StringListField& f) {
+                std::string text;
+                for (const std::string& item : f.ref(defaults)) {
+                    text += (text.empty() ? "[" : ", ") + item;
+                }
+                return text.empty() ? text : text + "]";
+            },
+        },
+        decl.field);
+}
+
+} // namespace walbus::config::detail

@@ -1,0 +1,122 @@
+// walbus: PostgreSQL logical replication → events.
+//
+// Exit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage.
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "logging.h"
+#include "walbus/config/config.h"
+#include "walbus/pipeline/pipeline.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRuntime = 1;
+constexpr int kExitConfig = 2;
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; // no SA_RESTART: a blocking poll wakes up at once
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+// Prints every diagnostic; returns the config when there were none.
+std::optional<walbus::config::Config> load_config(const std::string& path) {
+    auto loaded = walbus::config::load_file(path);
+    for (const auto& d : loaded.diagnostics) {
+        std::cerr << d.str() << "\n";
+    }
+    if (!loaded.diagnostics.empty()) {
+        std::cerr << loaded.diagnostics.size() << " error"
+                  << (loaded.diagnostics.size() == 1 ? "" : "s") << " in " << path << "\n";
+        return std::nullopt;
+    }
+    return loaded.config;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"walbus: turns committed PostgreSQL changes into events, exactly once, from the "
+                 "logical replication stream"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "walbus 0.1.0");
+
+    std::string config_path;
+    std::string log_format = "text";
+    std::string log_level = "info";
+    std::string stop_at;
+
+    auto* run = app.add_subcommand("run", "stream changes from PostgreSQL to the configured sink");
+    run->add_option("-c,--config", config_path, "configuration file (YAML)")->required();
+    run->add_option("--stop-at-lsn", stop_at,
+                    "stop cleanly once everything up to this LSN (e.g. 0/16B3748) is written");
+    run->add_option("--log-format", log_format, "text or json")
+        ->check(CLI::IsMember({"text", "json"}));
+    run->add_option("--log-level", log_level, "trace, debug, info, warn, error")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+    auto* check = app.add_subcommand("check", "validate a configuration file and exit");
+    check->add_option("-c,--config", config_path, "configuration file (YAML)")->required();
+
+    auto* doc = app.add_subcommand("config-doc",
+                                   "print the configuration reference (docs/configuration.md)");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? kExitOk : kExitConfig;
+    }
+
+    if (doc->parsed()) {
+        std::cout << walbus::config::reference_markdown();
+        return kExitOk;
+    }
+
+    auto config = load_config(config_path);
+    if (!config) {
+        return kExitConfig;
+    }
+    if (check->parsed()) {
+        std::cerr << config_path << ": ok\n";
+        return kExitOk;
+    }
+
+    walbus::app::setup_logging(log_format == "json" ? walbus::app::LogFormat::Json
+                                                    : walbus::app::LogFormat::Text,
+                               log_level);
+    walbus::RunOptions options;
+    if (!stop_at.empty()) {
+        auto lsn = walbus::Lsn::parse(stop_at);
+        if (!lsn) {
+            std::cerr << "error: --stop-at-lsn '" << stop_at
+                      << "' is not an LSN; write it as PostgreSQL does, e.g. 0/16B3748\n";
+            return kExitConfig;
+        }
+        options.stop_at = *lsn;
+    }
+    install_signal_handlers();
+
+    walbus::Pipeline pipeline(std::move(*config), options);
+    auto result = pipeline.run(g_stop);
+    if (!result) {
+        spdlog::error("{}", result.error().message);
+        return result.error().code == walbus::ErrorCode::Config ? kExitConfig : kExitRuntime;
+    }
+    return kExitOk;
+}

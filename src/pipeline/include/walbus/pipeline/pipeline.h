@@ -1,0 +1,35 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+
+#include "walbus/config/config.h"
+#include "walbus/core/error.h"
+#include "walbus/core/lsn.h"
+
+namespace walbus {
+
+struct RunOptions {
+    // Stop (cleanly, checkpoint stored) once everything up to this LSN has been written.
+    std::optional<Lsn> stop_at;
+};
+
+// Wires source → decoder → transaction assembly → sink → checkpoint, and runs until asked to
+// stop or until a failure that retrying cannot fix.
+class Pipeline {
+public:
+    Pipeline(config::Config config, RunOptions options);
+    ~Pipeline();
+
+    // Returns after a clean stop (the flag was raised, or stop_at was reached): the transaction
+    // in hand finished, the checkpoint stored. Returns an Error for a failure that retrying with
+    // backoff could not fix; committed work is checkpointed first.
+    [[nodiscard]] Result<void> run(const std::atomic<bool>& stop);
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+} // namespace walbus

@@ -1,0 +1,321 @@
+#include "walbus/pipeline/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "walbus/checkpoint/file_checkpoint_store.h"
+#include "walbus/core/change_json.h"
+#include "walbus/decoders/pgoutput_decoder.h"
+#include "walbus/pipeline/backoff.h"
+#include "walbus/sink/line_sink.h"
+#include "walbus/source/replication_stream.h"
+
+namespace walbus {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kMaxPoll{100};
+constexpr milliseconds kStatsInterval{10'000};
+
+} // namespace
+
+struct Pipeline::State {
+    config::Config config;
+    RunOptions options;
+
+    FileCheckpointStore store;
+    std::unique_ptr<Sink> sink;
+
+    Checkpoint durable;                 // what the checkpoint file says
+    Checkpoint pending;                 // what the next flush will store
+    bool has_pending = false;
+    Clock::time_point first_unflushed;
+
+    decoders::PgoutputDecoder decoder;
+    decoders::PgoutputMessage message;
+    std::string txn_lines;              // the open transaction's lines, appended at Commit
+    Position txn_last;                  // position of its last change
+
+    Lsn written;                        // furthest WAL received
+    Lsn server_wal_end;
+    bool stop_reached = false;
+
+    // Counters for the periodic progress line.
+    std::uint64_t changes_total = 0;
+    std::uint64_t txns_total = 0;
+    std::uint64_t changes_at_last_stats = 0;
+    Clock::time_point last_stats = Clock::now();
+
+    State(config::Config c, RunOptions o)
+        : config(std::move(c)), options(o), store(config.checkpoint.path) {}
+
+    Result<void> open_sink() {
+        Result<std::unique_ptr<LineSink>> opened =
+            config.sink.type == config::SinkType::File
+                ? LineSink::open_file(config.sink.path, config.sink.fsync)
+                : LineSink::open_stdout();
+        if (!opened) {
+            return std::unexpected(opened.error());
+        }
+        sink = std::move(*opened);
+        auto cp = store.load();
+        if (!cp) {
+            return std::unexpected(cp.error());
+        }
+        if (*cp) {
+            durable = **cp;
+            spdlog::info("resuming from checkpoint {}: commit_lsn {} seq {} end_lsn {}",
+                         store.path(), durable.position.commit_lsn.str(), durable.position.seq,
+                         durable.end_lsn.str());
+        }
+        pending = durable;
+        return sink->recover(durable.sink_offset);
+    }
+
+    // Makes the committed transactions durable, then stores the checkpoint past them.
+    Result<void> flush(bool force) {
+        if (!has_pending) {
+            return {};
+        }
+        if (!force && sink->buffered() < config.sink.flush_bytes &&
+            Clock::now() - first_unflushed < config.sink.flush_interval) {
+            return {};
+        }
+        auto offset = sink->flush();
+        if (!offset) {
+            return std::unexpected(offset.error());
+        }
+        pending.sink_offset = *offset;
+        if (auto stored = store.store(pending); !stored) {
+            return stored;
+        }
+        durable = pending;
+        has_pending = false;
+        if (options.stop_at && durable.end_lsn >= *options.stop_at) {
+            stop_reached = true;
+        }
+        return {};
+    }
+
+    void log_progress(bool force) {
+        auto now = Clock::now();
+        auto elapsed = now - last_stats;
+        if (!force && elapsed < kStatsInterval) {
+            return;
+        }
+        double seconds = std::chrono::duration<double>(elapsed).count();
+        double rate = seconds > 0 ? static_cast<double>(changes_total - changes_at_last_stats) / seconds
+                                  : 0.0;
+        spdlog::info("progress: {} changes in {} transactions, {:.0f} changes/s, checkpoint at "
+                     "{}, server WAL end {}",
+                     changes_total, txns_total, rate, durable.end_lsn.str(),
+                     server_wal_end.str());
+        last_stats = now;
+        changes_at_last_stats = changes_total;
+    }
+
+    void mark_pending(Position position, Lsn end_lsn) {
+        if (!has_pending) {
+            first_unflushed = Clock::now();
+        }
+        has_pending = true;
+        pending.position = position;
+        pending.end_lsn = std::max(pending.end_lsn, end_lsn);
+    }
+
+    Result<void> handle(const source::StreamMessage& m) {
+        if (auto ok = decoder.decode(m.data, m.wal_start, message); !ok) {
+            return ok;
+        }
+        switch (message.kind) {
+        case decoders::PgoutputKind::Begin:
+            txn_lines.clear();
+            txn_last = Position{message.commit_lsn, 0};
+            break;
+        case decoders::PgoutputKind::Commit:
+            if (txn_last > durable.position) {
+                sink->append(txn_lines);
+                mark_pending(txn_last, message.end_lsn);
+            } else if (message.end_lsn > pending.end_lsn) {
+                mark_pending(pending.position, message.end_lsn);
+            }
+            txn_lines.clear();
+            ++txns_total;
+            break;
+        default:
+            for (const ChangeEvent& c : message.changes) {
+                if (c.position <= durable.position) {
+                    continue; // already durable before a restart
+                }
+                ++changes_total;
+                if (c.op == Operation::Message && !c.transactional) {
+                    std::string line;
+                    append_change_json(line, c);
+                    line.push_back('\n');
+                    sink->append(line);
+                    mark_pending(c.position, c.lsn);
+                    continue;
+                }
+                append_change_json(txn_lines, c);
+                txn_lines.push_back('\n');
+                txn_last = c.position;
+            }
+            break;
+        }
+        return {};
+    }
+
+    // One connection's life: connect, prepare, stream until stopped or failed. Committed
+    // transactions are flushed and checkpointed before returning, whatever the outcome.
+    Result<void> stream_once(const std::atomic<bool>& stop, bool& streaming) {
+        source::SourceSettings s;
+        s.dsn = config.source.dsn;
+        s.slot = config.source.slot;
+        s.publication = config.source.publication;
+        s.tables = config.source.tables;
+        s.create_slot = config.source.create_slot;
+        s.create_publication = config.source.create_publication;
+        s.application_name = config.name;
+
+        auto conn = source::ReplicationStream::connect(s);
+        if (!conn) {
+            return std::unexpected(conn.error());
+        }
+        auto& stream = **conn;
+        if (auto ok = stream.prepare(); !ok) {
+            return ok;
+        }
+        if (auto ok = stream.start(durable.end_lsn); !ok) {
+            return ok;
+        }
+        streaming = true;
+        spdlog::info("streaming slot {} of database {} from LSN {} (server {}, system {})",
+                     config.source.slot, stream.system().database, durable.end_lsn.str(),
+                     stream.system().server_version, stream.system().system_id);
+
+        auto result = pump(stream, stop);
+        decoder.reset_transaction();
+        txn_lines.clear();
+        auto flushed = flush(true);
+        if (flushed) {
+            (void)stream.send_status(written, durable.end_lsn, false);
+        }
+        if (!result) {
+            return result;
+        }
+        return flushed;
+    }
+
+    Result<void> pump(source::ReplicationStream& stream, const std::atomic<bool>& stop) {
+        auto next_status = Clock::now() + config.source.status_interval;
+        while (true) {
+            if ((stop.load() || stop_reached) && !decoder.in_transaction()) {
+                return {};
+            }
+            auto now = Clock::now();
+            auto wait = std::min<Clock::duration>(kMaxPoll, next_status - now);
+            if (has_pending) {
+                wait = std::min<Clock::duration>(wait, first_unflushed + config.sink.flush_interval - now);
+            }
+            wait = std::max<Clock::duration>(wait, Clock::duration::zero());
+            auto m = stream.next(std::chrono::duration_cast<milliseconds>(wait));
+            if (!m) {
+                return std::unexpected(m.error());
+            }
+            bool reply = false;
+            if (m->type == source::StreamMessage::Type::XLogData) {
+                written = std::max(written, m->wal_start);
+                server_wal_end = std::max(server_wal_end, m->wal_end);
+                if (auto ok = handle(*m); !ok) {
+                    return ok;
+                }
+            } else if (m->type == source::StreamMessage::Type::Keepalive) {
+                server_wal_end = std::max(server_wal_end, m->wal_end);
+                reply = m->reply_requested;
+                if (options.stop_at && m->wal_end >= *options.stop_at &&
+                    !decoder.in_transaction()) {
+                    if (auto ok = flush(true); !ok) {
+                        return ok;
+                    }
+                    stop_reached = true;
+                }
+            }
+            if (auto ok = flush(false); !ok) {
+                return ok;
+            }
+            if (reply || Clock::now() >= next_status) {
+                if (auto ok = stream.send_status(written, durable.end_lsn, reply); !ok) {
+                    return ok;
+                }
+                next_status = Clock::now() + config.source.status_interval;
+            }
+            log_progress(false);
+        }
+    }
+};
+
+Pipeline::Pipeline(config::Config config, RunOptions options)
+    : state_(std::make_unique<State>(std::move(config), options)) {}
+
+Pipeline::~Pipeline() = default;
+
+Result<void> Pipeline::run(const std::atomic<bool>& stop) {
+    State& st = *state_;
+    if (auto ok = st.open_sink(); !ok) {
+        return ok;
+    }
+    Backoff backoff(milliseconds{100}, st.config.source.reconnect_backoff_max,
+                    std::random_device{}());
+    std::optional<Clock::time_point> failing_since;
+    bool ever_streamed = false;
+    while (true) {
+        bool streaming = false;
+        auto result = st.stream_once(stop, streaming);
+        if (streaming) {
+            ever_streamed = true;
+            failing_since.reset();
+            backoff.reset();
+        }
+        if (result) {
+            st.log_progress(true);
+            spdlog::info("stopped cleanly; checkpoint at commit_lsn {} seq {} end_lsn {}",
+                         st.durable.position.commit_lsn.str(), st.durable.position.seq,
+                         st.durable.end_lsn.str());
+            return {};
+        }
+        const Error& e = result.error();
+        // Before walbus has streamed once, only a slot still held by another process is worth
+        // waiting for; anything else is a set-up problem the user must see at once.
+        bool retry = is_retriable(e.code) && (ever_streamed || e.code == ErrorCode::SlotInUse);
+        if (!retry) {
+            return result;
+        }
+        auto now = Clock::now();
+        if (!failing_since) {
+            failing_since = now;
+        }
+        if (now - *failing_since >= st.config.source.reconnect_timeout) {
+            return fail(e.code, "gave up after retrying for " +
+                                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                       st.config.source.reconnect_timeout)
+                                                       .count()) +
+                                    "s (source.reconnect_timeout): " + e.message);
+        }
+        auto delay = backoff.next();
+        spdlog::warn("{}; retrying in {} ms", e.message, delay.count());
+        auto until = Clock::now() + delay;
+        while (Clock::now() < until) {
+            if (stop.load()) {
+                return {};
+            }
+            std::this_thread::sleep_for(std::min<Clock::duration>(until - Clock::now(), kMaxPoll));
+        }
+    }
+}
+
+} // namespace walbus

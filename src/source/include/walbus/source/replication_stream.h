@@ -1,0 +1,87 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "walbus/core/error.h"
+#include "walbus/core/lsn.h"
+
+namespace walbus::source {
+
+struct SourceSettings {
+    std::string dsn;                    // secret: never logged, never in error messages
+    std::string slot;
+    std::string publication;
+    std::vector<std::string> tables;    // "schema.table" or "table" (schema public)
+    bool create_slot = true;
+    bool create_publication = false;
+    std::string application_name = "walbus";
+};
+
+struct SystemInfo {
+    std::string system_id;
+    int timeline = 0;
+    Lsn xlog_pos;
+    std::string database;
+    int server_version = 0; // PQserverVersion, e.g. 150004
+};
+
+// One message from the walsender's CopyBoth stream.
+struct StreamMessage {
+    enum class Type { None, XLogData, Keepalive };
+    Type type = Type::None;
+    Lsn wal_start;           // XLogData: LSN of the record the payload came from
+    Lsn wal_end;             // the server's current end of WAL
+    bool reply_requested = false;
+    std::string_view data;   // XLogData payload, valid until the next call to next()
+};
+
+// A libpq replication connection (replication=database) to one database: the checks and set-up
+// walbus needs before streaming (wal_level, tables, publication, slot), START_REPLICATION, the
+// stream of CopyData messages and standby status updates.
+class ReplicationStream {
+public:
+    ~ReplicationStream();
+    ReplicationStream(const ReplicationStream&) = delete;
+    ReplicationStream& operator=(const ReplicationStream&) = delete;
+
+    // Connects and runs IDENTIFY_SYSTEM. Values are sent in ISO/UTC forms whatever the server's
+    // defaults (DateStyle, TimeZone, IntervalStyle, extra_float_digits, bytea_output).
+    [[nodiscard]] static Result<std::unique_ptr<ReplicationStream>>
+    connect(const SourceSettings& settings);
+
+    [[nodiscard]] const SystemInfo& system() const { return system_; }
+
+    // wal_level, configured tables, publication (created when asked), slot (created when
+    // asked). Errors say what to change.
+    [[nodiscard]] Result<void> prepare();
+
+    // START_REPLICATION ... LOGICAL start (proto_version '1', publication_names, messages).
+    [[nodiscard]] Result<void> start(Lsn start);
+
+    // Waits up to `timeout` for one message; Type::None when none came (or a signal arrived).
+    [[nodiscard]] Result<StreamMessage> next(std::chrono::milliseconds timeout);
+
+    // Standby status update ('r'): written, flushed and applied LSNs.
+    [[nodiscard]] Result<void> send_status(Lsn written, Lsn flushed, bool reply_requested);
+
+private:
+    struct Impl;
+    explicit ReplicationStream(std::unique_ptr<Impl> impl);
+
+    std::unique_ptr<Impl> impl_;
+    SystemInfo system_;
+};
+
+// The SQL literal / identifier forms used to build the walsender's simple-protocol commands.
+[[nodiscard]] std::string quote_literal(std::string_view text);
+[[nodiscard]] std::string quote_ident(std::string_view text);
+
+// "schema.table" → {schema, table}; a bare name is in schema "public".
+[[nodiscard]] std::pair<std::string, std::string> split_table_name(std::string_view name);
+
+} // namespace walbus::source

@@ -1,0 +1,487 @@
+#include "walbus/source/replication_stream.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace walbus::source {
+namespace {
+
+// SQLSTATEs walbus reacts to (src/backend/utils/errcodes.txt).
+constexpr std::string_view kObjectInUse = "55006";
+constexpr std::string_view kUndefinedObject = "42704";
+constexpr std::string_view kInsufficientPrivilege = "42501";
+constexpr std::string_view kAdminShutdown = "57P01";
+constexpr std::string_view kCrashShutdown = "57P02";
+constexpr std::string_view kCannotConnectNow = "57P03";
+
+constexpr std::int64_t kPostgresEpochUnixUs = 946'684'800'000'000;
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
+        s.pop_back();
+    }
+    return s;
+}
+
+void put_u64(std::string& out, std::uint64_t v) {
+    for (int shift = 56; shift >= 0; shift -= 8) {
+        out.push_back(static_cast<char>((v >> shift) & 0xff));
+    }
+}
+
+std::uint64_t get_u64(const char* p) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) {
+        v = (v << 8) | static_cast<unsigned char>(p[i]);
+    }
+    return v;
+}
+
+struct ResultDeleter {
+    void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+
+std::int64_t now_postgres_us() {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+    return us - kPostgresEpochUnixUs;
+}
+
+} // namespace
+
+std::string quote_literal(std::string_view text) {
+    std::string out = "'";
+    for (char c : text) {
+        if (c == '\'') {
+            out.push_back('\'');
+        }
+        out.push_back(c);
+    }
+    out.push_back('\'');
+    // standard_conforming_strings is on in every supported server; a backslash is literal.
+    return out;
+}
+
+std::string quote_ident(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"') {
+            out.push_back('"');
+        }
+        out.push_back(c);
+    }
+    out.push_back('"');
+    return out;
+}
+
+std::pair<std::string, std::string> split_table_name(std::string_view name) {
+    auto dot = name.find('.');
+    if (dot == std::string_view::npos) {
+        return {"public", std::string(name)};
+    }
+    return {std::string(name.substr(0, dot)), std::string(name.substr(dot + 1))};
+}
+
+struct ReplicationStream::Impl {
+    PGconn* conn = nullptr;
+    SourceSettings settings;
+    char* copy_buf = nullptr;
+    std::string password; // only to redact it from libpq's messages
+
+    ~Impl() {
+        if (copy_buf != nullptr) {
+            PQfreemem(copy_buf);
+        }
+        if (conn != nullptr) {
+            PQfinish(conn);
+        }
+    }
+
+    std::string redact(std::string message) const {
+        if (!password.empty()) {
+            for (auto pos = message.find(password); pos != std::string::npos;
+                 pos = message.find(password, pos)) {
+                message.replace(pos, password.size(), "****");
+            }
+        }
+        return trim(std::move(message));
+    }
+
+    std::string conn_error() const { return redact(PQerrorMessage(conn)); }
+
+    // Error for a failed command result, classified by SQLSTATE.
+    Error result_error(const PGresult* res, std::string_view what) const {
+        const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        std::string_view sqlstate = state != nullptr ? state : "";
+        std::string msg = redact(PQresultErrorMessage(res));
+        if (msg.empty()) {
+            msg = conn_error();
+        }
+        ErrorCode code = ErrorCode::Server;
+        if (sqlstate == kObjectInUse) {
+            code = ErrorCode::SlotInUse;
+        } else if (sqlstate == kAdminShutdown || sqlstate == kCrashShutdown ||
+                   sqlstate == kCannotConnectNow || PQstatus(conn) == CONNECTION_BAD) {
+            code = ErrorCode::Connection;
+        } else if (sqlstate == kUndefinedObject || sqlstate == kInsufficientPrivilege) {
+            code = ErrorCode::ServerSetup;
+        }
+        return Error{code, std::string(what) + ": " + msg};
+    }
+
+    Result<PgResult> exec(const std::string& sql, std::string_view what) {
+        PgResult res(PQexec(conn, sql.c_str()));
+        if (!res) {
+            return fail(ErrorCode::Connection, std::string(what) + ": " + conn_error());
+        }
+        auto status = PQresultStatus(res.get());
+        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+            return std::unexpected(result_error(res.get(), what));
+        }
+        return res;
+    }
+};
+
+ReplicationStream::ReplicationStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ReplicationStream::~ReplicationStream() = default;
+
+Result<std::unique_ptr<ReplicationStream>> ReplicationStream::connect(const SourceSettings& s) {
+    auto impl = std::make_unique<Impl>();
+    impl->settings = s;
+
+    // Take the user's settings apart so that ours can be added without clobbering theirs.
+    char* parse_error = nullptr;
+    PQconninfoOption* parsed = PQconninfoParse(s.dsn.c_str(), &parse_error);
+    if (parsed == nullptr) {
+        if (parse_error != nullptr) {
+            PQfreemem(parse_error); // it may quote the DSN, password included: not shown
+        }
+        return fail(ErrorCode::Config,
+                    "source.dsn is not a valid libpq connection string or URI; check its quoting "
+                    "and key=value syntax (https://www.postgresql.org/docs/current/"
+                    "libpq-connect.html#LIBPQ-CONNSTRING)");
+    }
+    std::vector<std::string> keys;
+    std::vector<std::string> values;
+    std::string user_options;
+    for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+        if (o->val == nullptr) {
+            continue;
+        }
+        std::string_view key = o->keyword;
+        if (key == "replication") {
+            continue;
+        }
+        if (key == "options") {
+            user_options = o->val;
+            continue;
+        }
+        if (key == "password") {
+            impl->password = o->val;
+        }
+        keys.emplace_back(key);
+        values.emplace_back(o->val);
+    }
+    PQconninfoFree(parsed);
+    keys.emplace_back("replication");
+    values.emplace_back("database");
+    keys.emplace_back("options");
+    values.emplace_back("-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 "
+                        "-c extra_float_digits=3 -c bytea_output=hex" +
+                        (user_options.empty() ? std::string() : " " + user_options));
+    bool has_app_name = false;
+    for (const auto& k : keys) {
+        has_app_name = has_app_name || k == "application_name";
+    }
+    if (!has_app_name) {
+        keys.emplace_back("application_name");
+        values.emplace_back(s.application_name);
+    }
+    std::vector<const char*> kw;
+    std::vector<const char*> val;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        kw.push_back(keys[i].c_str());
+        val.push_back(values[i].c_str());
+    }
+    kw.push_back(nullptr);
+    val.push_back(nullptr);
+
+    impl->conn = PQconnectdbParams(kw.data(), val.data(), 0);
+    if (impl->conn == nullptr) {
+        return fail(ErrorCode::Internal, "out of memory creating a libpq connection");
+    }
+    if (PQstatus(impl->conn) != CONNECTION_OK) {
+        std::string msg = impl->conn_error();
+        if (PQconnectionNeedsPassword(impl->conn) != 0) {
+            return fail(ErrorCode::Auth, "cannot connect to PostgreSQL: " + msg +
+                                             " (the server asks for a password: add it to "
+                                             "source.dsn through ${ENV} or use ~/.pgpass)");
+        }
+        if (PQconnectionUsedPassword(impl->conn) != 0) {
+            return fail(ErrorCode::Auth, "cannot connect to PostgreSQL: " + msg +
+                                             " (check the user and password in source.dsn)");
+        }
+        return fail(ErrorCode::Connection, "cannot connect to PostgreSQL: " + msg);
+    }
+
+    auto stream = std::unique_ptr<ReplicationStream>(new ReplicationStream(std::move(impl)));
+    auto& conn = *stream->impl_;
+    auto res = conn.exec("IDENTIFY_SYSTEM", "IDENTIFY_SYSTEM");
+    if (!res) {
+        return std::unexpected(res.error());
+    }
+    PGresult* r = res->get();
+    if (PQntuples(r) != 1 || PQnfields(r) < 4) {
+        return fail(ErrorCode::Server, "IDENTIFY_SYSTEM returned an unexpected result shape");
+    }
+    stream->system_.system_id = PQgetvalue(r, 0, 0);
+    stream->system_.timeline = std::atoi(PQgetvalue(r, 0, 1));
+    stream->system_.xlog_pos = Lsn::parse(PQgetvalue(r, 0, 2)).value_or(Lsn{});
+    if (PQgetisnull(r, 0, 3) != 0) {
+        return fail(ErrorCode::Config,
+                    "source.dsn names no database; add dbname=... (logical replication reads one "
+                    "database)");
+    }
+    stream->system_.database = PQgetvalue(r, 0, 3);
+    stream->system_.server_version = PQserverVersion(conn.conn);
+    return stream;
+}
+
+Result<void> ReplicationStream::prepare() {
+    auto& c = *impl_;
+    const auto& s = c.settings;
+
+    auto wal = c.exec("SHOW wal_level", "reading wal_level");
+    if (!wal) {
+        return std::unexpected(wal.error());
+    }
+    std::string level = PQgetvalue(wal->get(), 0, 0);
+    if (level != "logical") {
+        return fail(ErrorCode::ServerSetup,
+                    "wal_level is '" + level +
+                        "' but logical replication needs 'logical'; run ALTER SYSTEM SET "
+                        "wal_level = logical (or set it in postgresql.conf) and restart the "
+                        "server");
+    }
+
+    // Every configured table must exist.
+    std::vector<std::pair<std::string, std::string>> tables;
+    for (const auto& t : s.tables) {
+        tables.push_back(split_table_name(t));
+        const auto& [schema, table] = tables.back();
+        auto found = c.exec("SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                            "ON n.oid = c.relnamespace WHERE n.nspname = " +
+                                quote_literal(schema) + " AND c.relname = " +
+                                quote_literal(table) + " AND c.relkind IN ('r', 'p')",
+                            "looking up table " + schema + "." + table);
+        if (!found) {
+            return std::unexpected(found.error());
+        }
+        if (PQntuples(found->get()) == 0) {
+            return fail(ErrorCode::ServerSetup,
+                        "table " + schema + "." + table + " (in source.tables) does not exist in "
+                        "database " + system_.database + "; create it or remove it from "
+                        "source.tables");
+        }
+    }
+
+    // Publication.
+    auto pub = c.exec("SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = " +
+                          quote_literal(s.publication),
+                      "looking up publication " + s.publication);
+    if (!pub) {
+        return std::unexpected(pub.error());
+    }
+    if (PQntuples(pub->get()) == 0) {
+        if (!s.create_publication) {
+            return fail(ErrorCode::ServerSetup,
+                        "publication \"" + s.publication + "\" does not exist; create it with "
+                        "CREATE PUBLICATION " + quote_ident(s.publication) +
+                        " FOR TABLE ... or set source.create_publication: true");
+        }
+        std::string sql = "CREATE PUBLICATION " + quote_ident(s.publication);
+        if (tables.empty()) {
+            sql += " FOR ALL TABLES";
+        } else {
+            sql += " FOR TABLE ";
+            for (std::size_t i = 0; i < tables.size(); ++i) {
+                sql += (i ? ", " : "") + quote_ident(tables[i].first) + "." +
+                       quote_ident(tables[i].second);
+            }
+        }
+        if (auto created = c.exec(sql, "creating publication " + s.publication); !created) {
+            return std::unexpected(created.error());
+        }
+    } else if (std::string_view(PQgetvalue(pub->get(), 0, 0)) != "t") {
+        for (const auto& [schema, table] : tables) {
+            auto member = c.exec("SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = " +
+                                     quote_literal(s.publication) +
+                                     " AND schemaname = " + quote_literal(schema) +
+                                     " AND tablename = " + quote_literal(table),
+                                 "checking publication " + s.publication);
+            if (!member) {
+                return std::unexpected(member.error());
+            }
+            if (PQntuples(member->get()) == 0) {
+                return fail(ErrorCode::ServerSetup,
+                            "table " + schema + "." + table + " is not in publication \"" +
+                                s.publication + "\"; run ALTER PUBLICATION " +
+                                quote_ident(s.publication) + " ADD TABLE " + quote_ident(schema) +
+                                "." + quote_ident(table));
+            }
+        }
+    }
+
+    // Slot.
+    auto slot = c.exec("SELECT plugin, database FROM pg_catalog.pg_replication_slots "
+                       "WHERE slot_name = " + quote_literal(s.slot),
+                       "looking up replication slot " + s.slot);
+    if (!slot) {
+        return std::unexpected(slot.error());
+    }
+    if (PQntuples(slot->get()) == 0) {
+        if (!s.create_slot) {
+            return fail(ErrorCode::ServerSetup,
+                        "replication slot \"" + s.slot + "\" does not exist; create it with "
+                        "SELECT pg_create_logical_replication_slot(" + quote_literal(s.slot) +
+                        ", 'pgoutput') or set source.create_slot: true");
+        }
+        auto created = c.exec("CREATE_REPLICATION_SLOT " + quote_ident(s.slot) +
+                                  " LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+                              "creating replication slot " + s.slot);
+        if (!created) {
+            return std::unexpected(created.error());
+        }
+        return {};
+    }
+    std::string plugin = PQgetvalue(slot->get(), 0, 0);
+    std::string database = PQgetvalue(slot->get(), 0, 1);
+    if (plugin != "pgoutput") {
+        return fail(ErrorCode::ServerSetup,
+                    "replication slot \"" + s.slot + "\" uses the " + plugin +
+                        " plugin, not pgoutput; set source.slot to another name or drop it with "
+                        "SELECT pg_drop_replication_slot(" + quote_literal(s.slot) + ")");
+    }
+    if (database != system_.database) {
+        return fail(ErrorCode::ServerSetup,
+                    "replication slot \"" + s.slot + "\" belongs to database " + database +
+                        ", not " + system_.database + "; connect to " + database +
+                        " or use another slot name");
+    }
+    return {};
+}
+
+Result<void> ReplicationStream::start(Lsn start) {
+    auto& c = *impl_;
+    std::string sql = "START_REPLICATION SLOT " + quote_ident(c.settings.slot) + " LOGICAL " +
+                      start.str() + " (proto_version '1', publication_names " +
+                      quote_literal(quote_ident(c.settings.publication)) + ", messages 'true')";
+    PgResult res(PQexec(c.conn, sql.c_str()));
+    if (!res) {
+        return fail(ErrorCode::Connection, "START_REPLICATION: " + c.conn_error());
+    }
+    if (PQresultStatus(res.get()) != PGRES_COPY_BOTH) {
+        Error e = c.result_error(res.get(), "START_REPLICATION on slot " + c.settings.slot);
+        if (e.code == ErrorCode::SlotInUse) {
+            e.message = "replication slot \"" + c.settings.slot +
+                        "\" is in use by another process (another walbus, or a previous one "
+                        "whose connection the server has not closed yet): " + e.message;
+        }
+        return std::unexpected(e);
+    }
+    return {};
+}
+
+Result<StreamMessage> ReplicationStream::next(std::chrono::milliseconds timeout) {
+    auto& c = *impl_;
+    if (c.copy_buf != nullptr) {
+        PQfreemem(c.copy_buf);
+        c.copy_buf = nullptr;
+    }
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        int len = PQgetCopyData(c.conn, &c.copy_buf, 1);
+        if (len > 0) {
+            StreamMessage m;
+            const char* p = c.copy_buf;
+            auto n = static_cast<std::size_t>(len);
+            if (p[0] == 'w') {
+                if (n < 25) {
+                    return fail(ErrorCode::Protocol, "XLogData message of " + std::to_string(n) +
+                                                         " bytes is shorter than its 25-byte header");
+                }
+                m.type = StreamMessage::Type::XLogData;
+                m.wal_start = Lsn{get_u64(p + 1)};
+                m.wal_end = Lsn{get_u64(p + 9)};
+                m.data = std::string_view(p + 25, n - 25);
+            } else if (p[0] == 'k') {
+                if (n < 18) {
+                    return fail(ErrorCode::Protocol, "keepalive message of " + std::to_string(n) +
+                                                         " bytes is shorter than 18 bytes");
+                }
+                m.type = StreamMessage::Type::Keepalive;
+                m.wal_end = Lsn{get_u64(p + 1)};
+                m.reply_requested = p[17] != 0;
+            } else {
+                return fail(ErrorCode::Protocol,
+                            "unknown replication message type '" + std::string(1, p[0]) + "'");
+            }
+            return m;
+        }
+        if (len == -1) {
+            // The server ended the COPY: fetch the reason.
+            PgResult res(PQgetResult(c.conn));
+            if (res && PQresultStatus(res.get()) == PGRES_FATAL_ERROR) {
+                Error e = c.result_error(res.get(), "replication stream ended");
+                if (e.code == ErrorCode::Server) {
+                    e.code = ErrorCode::Connection;
+                }
+                return std::unexpected(e);
+            }
+            return fail(ErrorCode::Connection, "the server ended the replication stream");
+        }
+        if (len == -2) {
+            return fail(ErrorCode::Connection, "replication connection lost: " + c.conn_error());
+        }
+        if (attempt == 1) {
+            break;
+        }
+        pollfd pfd{PQsocket(c.conn), POLLIN, 0};
+        int ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
+        if (ready < 0 && errno != EINTR) {
+            return fail(ErrorCode::Connection, std::string("poll on the replication socket: ") +
+                                                   std::strerror(errno));
+        }
+        if (ready <= 0) {
+            return StreamMessage{};
+        }
+        if (PQconsumeInput(c.conn) == 0) {
+            return fail(ErrorCode::Connection, "replication connection lost: " + c.conn_error());
+        }
+    }
+    return StreamMessage{};
+}
+
+Result<void> ReplicationStream::send_status(Lsn written, Lsn flushed, bool reply_requested) {
+    auto& c = *impl_;
+    std::string msg;
+    msg.reserve(34);
+    msg.push_back('r');
+    put_u64(msg, written.value);
+    put_u64(msg, flushed.value);
+    put_u64(msg, flushed.value); // applied: walbus applies what it has durably stored
+    put_u64(msg, static_cast<std::uint64_t>(now_postgres_us()));
+    msg.push_back(reply_requested ? 1 : 0);
+    if (PQputCopyData(c.conn, msg.data(), static_cast<int>(msg.size())) != 1 ||
+        PQflush(c.conn) != 0) {
+        return fail(ErrorCode::Connection, "sending standby status update: " + c.conn_error());
+    }
+    return {};
+}
+
+} // namespace walbus::source

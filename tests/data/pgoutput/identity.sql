@@ -1,0 +1,12 @@
+INSERT INTO ident_default VALUES (1, 'x', 1);
+INSERT INTO ident_full VALUES (1, 'x', 1);
+INSERT INTO ident_nothing VALUES (1, 'x');
+INSERT INTO ident_index VALUES (1, 'c1', 'x');
+UPDATE ident_default SET a = 'y' WHERE id = 1;
+UPDATE ident_full SET a = 'y' WHERE id = 1;
+UPDATE ident_full SET b = NULL WHERE id = 1;
+UPDATE ident_index SET a = 'y' WHERE code = 'c1';
+UPDATE ident_index SET code = 'c2' WHERE code = 'c1';
+DELETE FROM ident_default WHERE id = 1;
+DELETE FROM ident_full WHERE id = 1;
+DELETE FROM ident_index WHERE code = 'c2';

@@ -1,0 +1,148 @@
+#include <catch2/catch.hpp>
+
+#include "walbus/core/base64.h"
+#include "walbus/core/change_json.h"
+#include "walbus/core/json_writer.h"
+#include "walbus/core/lsn.h"
+#include "walbus/core/pg_types.h"
+
+using namespace walbus;
+
+TEST_CASE("lsn parses and prints as PostgreSQL does", "[core]") {
+    auto lsn = Lsn::parse("16/B374D848");
+    REQUIRE(lsn);
+    CHECK(lsn->value == 0x16B374D848ULL);
+    CHECK(lsn->str() == "16/B374D848");
+    CHECK(Lsn{}.str() == "0/0");
+    CHECK_FALSE(Lsn::parse(""));
+    CHECK_FALSE(Lsn::parse("16"));
+    CHECK_FALSE(Lsn::parse("/1"));
+    CHECK_FALSE(Lsn::parse("1/"));
+    CHECK_FALSE(Lsn::parse("1/xyz"));
+    CHECK_FALSE(Lsn::parse("1/2/3"));
+    CHECK_FALSE(Lsn::parse("100000000/0"));
+}
+
+TEST_CASE("positions order by commit lsn, then seq", "[core]") {
+    Position a{Lsn{10}, 5};
+    Position b{Lsn{10}, 6};
+    Position c{Lsn{11}, 0};
+    CHECK(a < b);
+    CHECK(b < c);
+    CHECK(Position{Lsn{10}, 5} == a);
+}
+
+TEST_CASE("json strings are escaped", "[core]") {
+    std::string out;
+    append_json_string(out, std::string_view("a\"b\\c\n\t\x01\x1f é", 15));
+    CHECK(out == "\"a\\\"b\\\\c\\n\\t\\u0001\\u001f é\"");
+}
+
+TEST_CASE("json writer places commas", "[core]") {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object();
+    w.key("a");
+    w.number(std::int64_t{-1});
+    w.key("b");
+    w.begin_array();
+    w.boolean(true);
+    w.null();
+    w.begin_object();
+    w.end_object();
+    w.end_array();
+    w.key("c");
+    w.string("x");
+    w.end_object();
+    CHECK(out == R"({"a":-1,"b":[true,null,{}],"c":"x"})");
+}
+
+TEST_CASE("utf-8 validation", "[core]") {
+    CHECK(is_valid_utf8("plain"));
+    CHECK(is_valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));
+    CHECK_FALSE(is_valid_utf8("\xc3"));
+    CHECK_FALSE(is_valid_utf8("\xc0\xaf"));         // overlong
+    CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));     // surrogate
+    CHECK_FALSE(is_valid_utf8("\xff"));
+}
+
+TEST_CASE("base64", "[core]") {
+    auto enc = [](std::string_view s) {
+        std::string out;
+        append_base64(out, s);
+        return out;
+    };
+    CHECK(enc("") == "");
+    CHECK(enc("f") == "Zg==");
+    CHECK(enc("fo") == "Zm8=");
+    CHECK(enc("foo") == "Zm9v");
+    CHECK(enc("foobar") == "Zm9vYmFy");
+    CHECK(enc(std::string_view("\0\xff", 2)) == "AP8=");
+}
+
+namespace {
+std::string value_json(std::uint32_t oid, std::string_view text) {
+    std::string out;
+    pg::append_value_json(out, oid, text);
+    return out;
+}
+} // namespace
+
+TEST_CASE("values are typed by their PostgreSQL type", "[core]") {
+    CHECK(value_json(pg::kBool, "t") == "true");
+    CHECK(value_json(pg::kBool, "f") == "false");
+    CHECK(value_json(pg::kInt2, "-32768") == "-32768");
+    CHECK(value_json(pg::kInt8, "9223372036854775807") == "9223372036854775807");
+    CHECK(value_json(pg::kFloat8, "1.5e+300") == "1.5e+300");
+    CHECK(value_json(pg::kFloat8, "NaN") == "\"NaN\"");
+    CHECK(value_json(pg::kFloat4, "-Infinity") == "\"-Infinity\"");
+    CHECK(value_json(pg::kNumeric, "19.990") == "\"19.990\"");
+    CHECK(value_json(pg::kText, "say \"hi\"") == "\"say \\\"hi\\\"\"");
+    CHECK(value_json(pg::kJsonb, R"({"a": [1, 2]})") == R"({"a": [1, 2]})");
+    CHECK(value_json(pg::kUuid, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11") ==
+          "\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"");
+    CHECK(value_json(pg::kDate, "2026-11-22") == "\"2026-11-22\"");
+    CHECK(value_json(pg::kTimestamp, "2026-11-22 03:47:22.5") == "\"2026-11-22T03:47:22.5\"");
+    CHECK(value_json(pg::kTimestamptz, "2026-11-22 03:47:22.123456+00") ==
+          "\"2026-11-22T03:47:22.123456Z\"");
+    CHECK(value_json(pg::kTimestamptz, "2026-11-22 03:47:22+05:30") ==
+          "\"2026-11-22T03:47:22+05:30\"");
+    CHECK(value_json(pg::kTimestamptz, "2026-11-22 03:47:22-08") ==
+          "\"2026-11-22T03:47:22-08:00\"");
+    CHECK(value_json(pg::kTimestamptz, "infinity") == "\"infinity\"");
+    CHECK(value_json(pg::kBytea, "\\x00ff10") == "\"AP8Q\"");
+    CHECK(value_json(pg::kBytea, "\\x0") == "\"\\\\x0\"");
+    CHECK(value_json(12345, "(1,2)") == "\"(1,2)\"");
+}
+
+TEST_CASE("utc timestamps", "[core]") {
+    CHECK(pg::format_utc_timestamp(0) == "1970-01-01T00:00:00.000000Z");
+    CHECK(pg::format_utc_timestamp(946'684'800'000'001) == "2000-01-01T00:00:00.000001Z");
+    CHECK(pg::format_utc_timestamp(-1) == "1969-12-31T23:59:59.999999Z");
+}
+
+TEST_CASE("a change event as a json line", "[core]") {
+    auto rel = std::make_shared<Relation>();
+    rel->oid = 16384;
+    rel->schema = "public";
+    rel->table = "catalog_items";
+    rel->columns = {{"id", pg::kInt4, -1, true},
+                    {"price", pg::kNumeric, -1, false},
+                    {"blob", pg::kText, -1, false}};
+    ChangeEvent c;
+    c.op = Operation::Update;
+    c.relation = rel;
+    c.xid = 42;
+    c.lsn = Lsn{0x100};
+    c.position = Position{Lsn{0x200}, 3};
+    c.commit_time_us = 946'684'800'000'000;
+    c.before = Tuple{TupleKind::Key, {{ValueKind::Text, "7"}, {ValueKind::Null, ""}, {ValueKind::Null, ""}}};
+    c.after = Tuple{TupleKind::New,
+                    {{ValueKind::Text, "7"}, {ValueKind::Text, "19.99"}, {ValueKind::Unchanged, ""}}};
+    std::string out;
+    append_change_json(out, c);
+    CHECK(out == R"({"op":"update","source":{"schema":"public","table":"catalog_items",)"
+                 R"("lsn":"0/100","commit_lsn":"0/200","seq":3,"xid":42,)"
+                 R"("commit_time":"2000-01-01T00:00:00.000000Z","unchanged_toast":["blob"]},)"
+                 R"("key":{"id":7},"before":{"id":7},"after":{"id":7,"price":"19.99"}})");
+}
