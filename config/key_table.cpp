@@ -29,9 +29,8 @@ std::string check_pipeline_name(std::string_view key, std::string_view value, bo
 }
 
 std::string check_slot_name(std::string_view key, std::string_view value, bool secret) {
-    const bool ok = std::ranges::all_of(value, [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-    });
+    const bool ok = std::ranges::all_of(
+        value, [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
     if (!ok) {
         return "invalid replication slot name" + quoted_value(value, secret) + " for " +
                std::string(key) + "; use only lower-case letters, digits and underscores";
@@ -91,8 +90,7 @@ constexpr std::array<SectionDecl, 3> kSections{{
 const std::array<KeyDecl, 17> kKeys{{
     {
         .name = "name",
-        .field = StringField{[](Config& c) -> std::string& { return c.name; },
-                             check_pipeline_name},
+        .field = StringField{[](Config& c) -> std::string& { return c.name; }, check_pipeline_name},
         .required = Required::No,
         .required_when = {},
         .secret = false,
@@ -115,8 +113,8 @@ const std::array<KeyDecl, 17> kKeys{{
     },
     {
         .name = "source.slot",
-        .field = StringField{[](Config& c) -> std::string& { return c.source.slot; },
-                             check_slot_name},
+        .field =
+            StringField{[](Config& c) -> std::string& { return c.source.slot; }, check_slot_name},
         .required = Required::No,
         .required_when = {},
         .secret = false,
@@ -138,10 +136,9 @@ const std::array<KeyDecl, 17> kKeys{{
     },
     {
         .name = "source.tables",
-        .field = StringListField{[](Config& c) -> std::vector<std::string>& {
-                                     return c.source.tables;
-                                 },
-                                 check_table_name},
+        .field =
+            StringListField{[](Config& c) -> std::vector<std::string>& { return c.source.tables; },
+                            check_table_name},
         .required = Required::Conditional,
         .required_when = "source.create_publication is true",
         .secret = false,
@@ -212,9 +209,9 @@ const std::array<KeyDecl, 17> kKeys{{
     },
     {
         .name = "sink.type",
-        .field = EnumField{kSinkTypes,
-                           [](const Config& c) { return static_cast<std::size_t>(c.sink.type); },
-                           [](Config& c, std::size_t i) { c.sink.type = static_cast<SinkType>(i); }},
+        .field = EnumField{
+            kSinkTypes, [](const Config& c) { return static_cast<std::size_t>(c.sink.type); },
+            [](Config& c, std::size_t i) { c.sink.type = static_cast<SinkType>(i); }},
         .required = Required::No,
         .required_when = {},
         .secret = false,
@@ -267,13 +264,10 @@ const std::array<KeyDecl, 17> kKeys{{
     },
     {
         .name = "checkpoint.type",
-        .field = EnumField{kCheckpointTypes,
-                           [](const Config& c) {
-                               return static_cast<std::size_t>(c.checkpoint.type);
-                           },
-                           [](Config& c, std::size_t i) {
-                               c.checkpoint.type = static_cast<CheckpointType>(i);
-                           }},
+        .field = EnumField{
+            kCheckpointTypes,
+            [](const Config& c) { return static_cast<std::size_t>(c.checkpoint.type); },
+            [](Config& c, std::size_t i) { c.checkpoint.type = static_cast<CheckpointType>(i); }},
         .required = Required::No,
         .required_when = {},
         .secret = false,
@@ -304,9 +298,13 @@ std::string_view leaf_of(std::string_view name) {
     return dot == std::string_view::npos ? name : name.substr(dot + 1);
 }
 
-std::span<const KeyDecl> keys() { return kKeys; }
+std::span<const KeyDecl> keys() {
+    return kKeys;
+}
 
-std::span<const SectionDecl> sections() { return kSections; }
+std::span<const SectionDecl> sections() {
+    return kSections;
+}
 
 const KeyDecl* find_key(std::string_view name) {
     const auto it = std::ranges::find(kKeys, name, &KeyDecl::name);
@@ -319,17 +317,16 @@ const SectionDecl* find_section(std::string_view name) {
 }
 
 std::string_view type_name(const Field& field) {
-    return std::visit(Overloaded{
-                          [](const StringField&) { return std::string_view("string"); },
-                          [](const BoolField&) { return std::string_view("boolean"); },
-                          [](const SizeField&) { return std::string_view("size"); },
-                          [](const DurationField&) { return std::string_view("duration"); },
-                          [](const EnumField&) { return std::string_view("enum"); },
-                          [](const StringListField&) {
-                              return std::string_view("list of strings");
-                          },
-                      },
-                      field);
+    return std::visit(
+        Overloaded{
+            [](const StringField&) { return std::string_view("string"); },
+            [](const BoolField&) { return std::string_view("boolean"); },
+            [](const SizeField&) { return std::string_view("size"); },
+            [](const DurationField&) { return std::string_view("duration"); },
+            [](const EnumField&) { return std::string_view("enum"); },
+            [](const StringListField&) { return std::string_view("list of strings"); },
+        },
+        field);
 }
 
 } // namespace walbus::config::detail

@@ -98,20 +98,23 @@ std::string expectation(const KeyDecl& decl) {
             [](const SizeField&) { return std::string("a size such as 4MiB"); },
             [](const DurationField&) { return std::string("a duration such as 10s"); },
             [](const EnumField& f) {
-                return "one of " + join({f.values.begin(), f.values.end()}, ", ");
+                if (f.values.size() == 1) {
+                    return "'" + std::string(f.values.front()) + "' (the only supported value)";
+                }
+                return "one of: " + join({f.values.begin(), f.values.end()}, ", ");
             },
             [](const StringListField&) { return std::string("a list of strings"); },
         },
         decl.field);
 }
 
-// "; remove the key to use the default (walbus)" when there is a default to fall back to.
+// "remove the key to use the default (walbus)" when there is a default to fall back to.
 std::string default_hint(const KeyDecl& decl) {
     const std::string text = default_text(decl);
     if (decl.required == Required::Yes || text.empty()) {
         return {};
     }
-    return "; remove the key to use the default (" + text + ")";
+    return "remove the key to use the default (" + text + ")";
 }
 
 // ", got 'value'" for an ordinary key, nothing for a secret one.
@@ -120,7 +123,8 @@ std::string got(const KeyDecl& decl, std::string_view text) {
 }
 
 std::string did_you_mean(std::string_view suggestion) {
-    return suggestion.empty() ? std::string() : " (did you mean '" + std::string(suggestion) + "'?)";
+    return suggestion.empty() ? std::string()
+                              : " (did you mean '" + std::string(suggestion) + "'?)";
 }
 
 std::string yaml_error_message(const std::string& msg) {
@@ -131,22 +135,20 @@ std::string yaml_error_message(const std::string& msg) {
         return "invalid YAML: unknown escape sequence in a double-quoted string; use single "
                "quotes, or write \\\\ for a backslash";
     }
-    if (msg == YAML::ErrorMsg::TAB_IN_INDENTATION) {
-        return "invalid YAML: tab in indentation; indent with spaces";
-    }
     return "invalid YAML: " + base + "; check the indentation and the quoting around this place";
 }
 
 class Loader {
 public:
-    Loader(std::string_view file_name, const EnvLookup& env) : file_(file_name), env_(env) {}
+    Loader(std::string_view yaml, std::string_view file_name, const EnvLookup& env)
+        : yaml_(yaml), file_(file_name), env_(env) {}
 
-    LoadResult run(std::string_view yaml) {
+    LoadResult run() {
         std::vector<YAML::Node> documents;
         try {
-            documents = YAML::LoadAll(std::string(yaml));
+            documents = YAML::LoadAll(std::string(yaml_));
         } catch (const YAML::Exception& e) {
-            add(e.mark, yaml_error_message(e.msg));
+            add_syntax_error(e);
             return finish();
         }
         // A document with nothing in it (a trailing "---", a file of comments) does not count.
@@ -238,16 +240,16 @@ private:
             const YAML::Node& value = entry.second;
             if (!key.IsScalar()) {
                 add(key.Mark(), key.IsNull() ? "missing key name before ':' " + where(prefix)
-                                             : "expected a key name " + where(prefix) +
-                                                   ", got " + std::string(kind_of(key)));
+                                             : "expected a key name " + where(prefix) + ", got " +
+                                                   std::string(kind_of(key)));
                 continue;
             }
             const std::string& name = key.Scalar();
             const auto [first, inserted] = lines.emplace(name, key.Mark().line + 1);
             if (!inserted) {
                 add(key.Mark(), "duplicate key '" + name + "' " + where(prefix) +
-                                    "; it is already set on line " +
-                                    std::to_string(first->second) + ", remove one of them");
+                                    "; it is already set on line " + std::to_string(first->second) +
+                                    ", remove one of them");
                 continue;
             }
             const std::string full = join_name(prefix, name);
@@ -267,6 +269,7 @@ private:
             return; // "sink:" with every key commented out: all defaults
         }
         if (!value.IsMap()) {
+            seen_[name].ok = false;
             std::vector<std::string_view> examples = children_of(name);
             examples.resize(std::min<std::size_t>(examples.size(), 2));
             add(value.Mark(), "expected a map of keys under '" + name + "' (such as " +
@@ -284,20 +287,23 @@ private:
             add(key.Mark(), message + did_you_mean(match));
             return;
         }
-        // A key that exists in exactly one other map was probably indented wrongly.
+        // A key that exists in another map was probably indented wrongly.
         std::vector<std::string_view> homes;
         for (const KeyDecl& decl : keys()) {
             if (leaf_of(decl.name) == name && parent_of(decl.name) != prefix) {
                 homes.push_back(parent_of(decl.name));
             }
         }
-        if (homes.size() == 1) {
-            message += homes.front().empty()
-                           ? std::string(" (did you mean to put it at the top level?)")
-                           : " (did you mean to put it under '" + std::string(homes.front()) +
-                                 "'?)";
-        } else {
+        if (homes.empty()) {
             message += "; expected one of: " + join(children, ", ");
+        } else if (homes.front().empty()) {
+            message += " (did you mean to put it at the top level?)";
+        } else {
+            std::string places;
+            for (std::string_view home : homes) {
+                places += (places.empty() ? "'" : "' or '") + std::string(home);
+            }
+            message += " (did you mean to put it under " + places + "'?)";
         }
         add(key.Mark(), std::move(message));
     }
@@ -333,6 +339,41 @@ private:
         return std::nullopt;
     }
 
+    // Where a null node is. yaml-cpp marks an empty value ("- " with nothing after it) at the
+    // next token, possibly lines further down; only an explicit "~" or "null" is placed right.
+    // Fall back to the enclosing node for the empty kind.
+    YAML::Mark null_place(const YAML::Node& node, const YAML::Node& enclosing) const {
+        const YAML::Mark mark = node.Mark();
+        if (mark.pos >= 0 && static_cast<std::size_t>(mark.pos) < yaml_.size()) {
+            const std::string_view rest = yaml_.substr(static_cast<std::size_t>(mark.pos));
+            for (std::string_view literal : {"~", "null", "Null", "NULL"}) {
+                if (rest.starts_with(literal)) {
+                    return mark;
+                }
+            }
+        }
+        return enclosing.Mark();
+    }
+
+    // yaml-cpp reports a tab in indentation as some other error further on; find the tab.
+    void add_syntax_error(const YAML::Exception& e) {
+        std::size_t line_start = 0;
+        for (int line = 0; line <= e.mark.line && line_start < yaml_.size(); ++line) {
+            const std::size_t line_end = std::min(yaml_.find('\n', line_start), yaml_.size());
+            const std::string_view text = yaml_.substr(line_start, line_end - line_start);
+            const std::size_t indent_end = text.find_first_not_of(" \t");
+            const std::size_t tab = text.substr(0, indent_end).find('\t');
+            if (tab != std::string_view::npos && indent_end != std::string_view::npos &&
+                text[indent_end] != '#') {
+                diagnostics_.push_back({file_, line + 1, static_cast<int>(tab) + 1,
+                                        "invalid YAML: tab in indentation; indent with spaces"});
+                return;
+            }
+            line_start = line_end + 1;
+        }
+        add(e.mark, yaml_error_message(e.msg));
+    }
+
     // Reports a map or list where a single value belongs; true when `value` is a scalar.
     bool expect_scalar(const KeyDecl& decl, const YAML::Node& value) {
         if (value.IsScalar()) {
@@ -347,20 +388,21 @@ private:
         Seen& record = seen_[std::string(decl.name)];
         record = Seen{key.Mark(), value.Mark(), false};
         if (value.IsNull()) {
-            add(key.Mark(), "missing value for " + std::string(decl.name) + "; expected " +
-                                expectation(decl) + default_hint(decl));
+            const std::string hint = default_hint(decl);
+            add(key.Mark(), "missing value for " + std::string(decl.name) + "; set " +
+                                expectation(decl) + (hint.empty() ? "" : ", or " + hint));
             return;
         }
-        record.ok = std::visit(
-            Overloaded{
-                [&](const StringField& f) { return read_string(decl, f, value); },
-                [&](const BoolField& f) { return read_bool(decl, f, value); },
-                [&](const SizeField& f) { return read_size(decl, f, value); },
-                [&](const DurationField& f) { return read_duration(decl, f, value); },
-                [&](const EnumField& f) { return read_enum(decl, f, value); },
-                [&](const StringListField& f) { return read_list(decl, f, value); },
-            },
-            decl.field);
+        record.ok =
+            std::visit(Overloaded{
+                           [&](const StringField& f) { return read_string(decl, f, value); },
+                           [&](const BoolField& f) { return read_bool(decl, f, value); },
+                           [&](const SizeField& f) { return read_size(decl, f, value); },
+                           [&](const DurationField& f) { return read_duration(decl, f, value); },
+                           [&](const EnumField& f) { return read_enum(decl, f, value); },
+                           [&](const StringListField& f) { return read_list(decl, f, value); },
+                       },
+                       decl.field);
     }
 
     bool read_string(const KeyDecl& decl, const StringField& field, const YAML::Node& value) {
@@ -372,7 +414,12 @@ private:
             return false;
         }
         if (text->empty()) {
-            add(value.Mark(), std::string(decl.name) + " must not be empty" + default_hint(decl));
+            const std::string hint = default_hint(decl);
+            add(value.Mark(), std::string(decl.name) + " must not be empty" +
+                                  (value.Scalar().empty()
+                                       ? std::string()
+                                       : " (it is empty after expanding environment variables)") +
+                                  (hint.empty() ? "" : "; " + hint));
             return false;
         }
         if (field.check != nullptr) {
@@ -434,8 +481,7 @@ private:
         return false;
     }
 
-    bool read_duration(const KeyDecl& decl, const DurationField& field,
-                       const YAML::Node& value) {
+    bool read_duration(const KeyDecl& decl, const DurationField& field, const YAML::Node& value) {
         if (!expect_scalar(decl, value)) {
             return false;
         }
@@ -457,8 +503,8 @@ private:
         }
         switch (parsed.error().error) {
         case NumberError::MissingUnit:
-            add(value.Mark(), "invalid duration" + shown + " for " + key +
-                                  "; add a unit, e.g. '" + *text + "s' or '" + *text + "ms'");
+            add(value.Mark(), "invalid duration" + shown + " for " + key + "; add a unit, e.g. '" +
+                                  *text + "s' or '" + *text + "ms'");
             break;
         case NumberError::UnknownUnit:
             add(value.Mark(), "invalid duration" + shown + " for " + key +
@@ -485,9 +531,9 @@ private:
         }
         const auto it = std::ranges::find(field.values, *text);
         if (it == field.values.end()) {
-            add(value.Mark(), "invalid value" +
-                                  (decl.secret ? std::string() : " '" + *text + "'") + " for " +
-                                  std::string(decl.name) + "; expected " + expectation(decl) +
+            add(value.Mark(), "invalid value" + (decl.secret ? std::string() : " '" + *text + "'") +
+                                  " for " + std::string(decl.name) + "; expected " +
+                                  expectation(decl) +
                                   did_you_mean(closest_match(*text, field.values)));
             return false;
         }
@@ -510,13 +556,13 @@ private:
         std::vector<std::string> items;
         for (const YAML::Node& element : value) {
             if (element.IsNull()) {
-                add(element.Mark(), "empty entry in " + key + "; remove it");
+                add(null_place(element, value), "empty entry in " + key + "; remove it");
                 ok = false;
                 continue;
             }
             if (!element.IsScalar()) {
-                add(element.Mark(), "expected a string in " + key + ", got " +
-                                        std::string(kind_of(element)));
+                add(element.Mark(),
+                    "expected a string in " + key + ", got " + std::string(kind_of(element)));
                 ok = false;
                 continue;
             }
@@ -558,8 +604,8 @@ private:
         if (decl.required == Required::Conditional) {
             message += " when " + std::string(decl.required_when);
         }
-        const std::string example = std::string(leaf_of(decl.name)) + ": " +
-                                    std::string(decl.example);
+        const std::string example =
+            std::string(leaf_of(decl.name)) + ": " + std::string(decl.example);
         if (section.empty()) {
             return message + "; add it, e.g. " + example;
         }
@@ -575,6 +621,9 @@ private:
                 continue;
             }
             const Seen* section = seen(parent_of(decl.name));
+            if (section != nullptr && !section->ok) {
+                continue; // "source: host=db" is reported once, as a section that is not a map
+            }
             add(section != nullptr ? section->key : YAML::Mark::null_mark(),
                 required_message(decl));
         }
@@ -600,6 +649,7 @@ private:
         }
     }
 
+    std::string_view yaml_;
     std::string file_;
     const EnvLookup& env_;
     Config config_;
@@ -644,7 +694,7 @@ std::expected<std::string, std::string> read_whole_file(const std::string& path)
 } // namespace
 
 LoadResult load_string(std::string_view yaml, std::string_view file_name, const EnvLookup& env) {
-    return Loader(file_name, env).run(yaml);
+    return Loader(yaml, file_name, env).run();
 }
 
 LoadResult load_file(const std::string& path) {

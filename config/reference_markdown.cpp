@@ -12,7 +12,9 @@ namespace {
 
 using namespace detail;
 
-std::string code(std::string_view text) { return "`" + std::string(text) + "`"; }
+std::string code(std::string_view text) {
+    return "`" + std::string(text) + "`";
+}
 
 std::string default_cell(const KeyDecl& decl) {
     const std::string text = default_text(decl);

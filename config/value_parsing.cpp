@@ -37,10 +37,22 @@ struct UnitAlias {
 };
 
 constexpr std::array<UnitAlias, 16> kDurationAliases{{
-    {"msec", "ms"},   {"msecs", "ms"},  {"millisecond", "ms"}, {"milliseconds", "ms"},
-    {"sec", "s"},     {"secs", "s"},    {"second", "s"},       {"seconds", "s"},
-    {"min", "m"},     {"mins", "m"},    {"minute", "m"},       {"minutes", "m"},
-    {"hr", "h"},      {"hrs", "h"},     {"hour", "h"},         {"hours", "h"},
+    {"msec", "ms"},
+    {"msecs", "ms"},
+    {"millisecond", "ms"},
+    {"milliseconds", "ms"},
+    {"sec", "s"},
+    {"secs", "s"},
+    {"second", "s"},
+    {"seconds", "s"},
+    {"min", "m"},
+    {"mins", "m"},
+    {"minute", "m"},
+    {"minutes", "m"},
+    {"hr", "h"},
+    {"hrs", "h"},
+    {"hour", "h"},
+    {"hours", "h"},
 }};
 
 constexpr std::array<UnitAlias, 10> kSizeAliases{{
@@ -63,8 +75,12 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
     });
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+bool is_letter(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 struct NumberWithUnit {
     std::uint64_t number = 0;
@@ -100,10 +116,9 @@ std::expected<NumberWithUnit, NumberProblem> split_number(std::string_view text)
 }
 
 template <std::size_t N, std::size_t M>
-std::expected<std::uint64_t, NumberProblem> apply_unit(const NumberWithUnit& parsed,
-                                                       const std::array<Unit, N>& units,
-                                                       const std::array<UnitAlias, M>& aliases,
-                                                       std::uint64_t limit) {
+std::expected<std::uint64_t, NumberProblem>
+apply_unit(const NumberWithUnit& parsed, const std::array<Unit, N>& units,
+           const std::array<UnitAlias, M>& aliases, std::uint64_t limit) {
     for (const Unit& unit : units) {
         if (unit.name == parsed.unit) {
             if (parsed.number > limit / unit.factor) {
@@ -140,7 +155,8 @@ bool is_variable_name(std::string_view name) {
     if (name.empty() || is_digit(name.front())) {
         return false;
     }
-    return std::ranges::all_of(name, [](char c) { return is_letter(c) || is_digit(c) || c == '_'; });
+    return std::ranges::all_of(name,
+                               [](char c) { return is_letter(c) || is_digit(c) || c == '_'; });
 }
 
 } // namespace
@@ -177,7 +193,9 @@ std::string format_duration(std::chrono::milliseconds value) {
     return format_with_units(static_cast<std::uint64_t>(value.count()), kDurationUnits);
 }
 
-std::string format_size(std::uint64_t bytes) { return format_with_units(bytes, kSizeUnits); }
+std::string format_size(std::uint64_t bytes) {
+    return format_with_units(bytes, kSizeUnits);
+}
 
 std::expected<bool, std::string> parse_bool(std::string_view text) {
     if (text == "true" || text == "True" || text == "TRUE") {

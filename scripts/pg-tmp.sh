@@ -62,7 +62,7 @@ HBA
         port_free "$port" || continue
         opts="-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir"
         opts+=" -c wal_level=logical -c max_wal_senders=20 -c max_replication_slots=20"
-        opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        opts+=" -c fsync=off -c full_page_writes=off"
         opts+=" -c shared_buffers=128MB -c max_wal_size=2GB -c wal_sender_timeout=60s"
         opts+=" ${WALBUS_PG_EXTRA_OPTS:-}"
         if as_pg "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o "$opts" \

@@ -41,11 +41,15 @@ std::unexpected<Error> truncated(char kind, Lsn lsn, const ByteReader& r, std::s
 }
 
 // TupleData: Int16 column count, then per column 'n' | 'u' | 't' Int32 len bytes | 'b' ...
-// Returns an empty string on success, or what is wrong.
-std::string read_tuple(ByteReader& r, const Relation& rel, TupleKind kind, Tuple& tuple) {
+// Returns an empty string on success, or what is wrong (truncation included).
+std::string read_tuple(ByteReader& r, const Relation& rel, TupleKind kind, Tuple& tuple,
+                       std::size_t size) {
+    auto cut = [&] {
+        return "truncated at byte " + std::to_string(r.failed_at()) + " of " + std::to_string(size);
+    };
     auto ncols = r.i16();
     if (!r.ok()) {
-        return {};
+        return cut();
     }
     if (ncols < 0 || static_cast<std::size_t>(ncols) != rel.columns.size()) {
         return "tuple has " + std::to_string(ncols) + " columns but relation " + rel.schema + "." +
@@ -56,7 +60,7 @@ std::string read_tuple(ByteReader& r, const Relation& rel, TupleKind kind, Tuple
     for (auto& value : tuple.values) {
         char marker = static_cast<char>(r.u8());
         if (!r.ok()) {
-            return {};
+            return cut();
         }
         switch (marker) {
         case 'n':
@@ -71,7 +75,7 @@ std::string read_tuple(ByteReader& r, const Relation& rel, TupleKind kind, Tuple
         case 'b': {
             auto len = r.i32();
             if (!r.ok()) {
-                return {};
+                return cut();
             }
             if (len < 0 || static_cast<std::size_t>(len) > r.remaining()) {
                 return "column value length " + std::to_string(len) + " exceeds the " +
@@ -279,7 +283,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         }
         ChangeEvent& c = new_change(Operation::Insert);
         c.relation = *rel;
-        if (auto bad = read_tuple(r, **rel, TupleKind::New, c.after); !bad.empty()) {
+        if (auto bad = read_tuple(r, **rel, TupleKind::New, c.after, size); !bad.empty()) {
             return malformed(kind, wal_start, bad);
         }
         break;
@@ -298,7 +302,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         c.relation = *rel;
         if (marker == 'K' || marker == 'O') {
             auto tk = marker == 'K' ? TupleKind::Key : TupleKind::Old;
-            if (auto bad = read_tuple(r, **rel, tk, c.before); !bad.empty()) {
+            if (auto bad = read_tuple(r, **rel, tk, c.before, size); !bad.empty()) {
                 return malformed(kind, wal_start, bad);
             }
             marker = static_cast<char>(r.u8());
@@ -309,7 +313,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         if (marker != 'N') {
             return malformed(kind, wal_start, "expected new tuple marker 'N'");
         }
-        if (auto bad = read_tuple(r, **rel, TupleKind::New, c.after); !bad.empty()) {
+        if (auto bad = read_tuple(r, **rel, TupleKind::New, c.after, size); !bad.empty()) {
             return malformed(kind, wal_start, bad);
         }
         break;
@@ -330,7 +334,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         ChangeEvent& c = new_change(Operation::Delete);
         c.relation = *rel;
         auto tk = marker == 'K' ? TupleKind::Key : TupleKind::Old;
-        if (auto bad = read_tuple(r, **rel, tk, c.before); !bad.empty()) {
+        if (auto bad = read_tuple(r, **rel, tk, c.before, size); !bad.empty()) {
             return malformed(kind, wal_start, bad);
         }
         break;

@@ -31,6 +31,7 @@ constexpr std::string_view kPassword = "hunter2";
 const std::map<std::string, std::string, std::less<>> kEnv{
     {"PG_HOST", "db.internal"},
     {"PG_PASSWORD", std::string(kPassword)},
+    {"SCHEMA", "sales"},
     {"STATE_DIR", "/var/lib/walbus"},
     {"FSYNC", "false"},
     {"FLUSH", "50ms"},
@@ -78,7 +79,9 @@ std::vector<std::string> diagnostic_lines(const LoadResult& result) {
     return lines;
 }
 
-std::string quoted(const std::string& text) { return '"' + text + '"'; }
+std::string quoted(const std::string& text) {
+    return '"' + text + '"';
+}
 
 // Every field of a Config, written independently of the library's key table.
 std::vector<std::string> dump(const Config& c) {
@@ -134,8 +137,8 @@ TEST_CASE("valid configurations load with the expected values", "[config]") {
     for (const fs::path& path : cases) {
         INFO("case " << path.filename().string());
         const std::string yaml = read_text(path);
-        const LoadResult result = walbus::config::load_string(yaml, path.filename().string(),
-                                                              kFakeEnv);
+        const LoadResult result =
+            walbus::config::load_string(yaml, path.filename().string(), kFakeEnv);
         CHECK(diagnostic_lines(result) == std::vector<std::string>{});
         REQUIRE(result.config.has_value());
         const std::vector<std::string> expected = expectations_in(yaml);
@@ -152,8 +155,8 @@ TEST_CASE("invalid configurations produce exactly the expected diagnostics", "[c
         fs::path expected_path = path;
         expected_path.replace_extension(".expected");
         REQUIRE(fs::exists(expected_path));
-        const LoadResult result = walbus::config::load_string(
-            read_text(path), path.filename().string(), kFakeEnv);
+        const LoadResult result =
+            walbus::config::load_string(read_text(path), path.filename().string(), kFakeEnv);
         CHECK_FALSE(result.config.has_value());
         CHECK(diagnostic_lines(result) == lines_of(read_text(expected_path)));
         for (const Diagnostic& d : result.diagnostics) {

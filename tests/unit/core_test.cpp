@@ -34,7 +34,7 @@ TEST_CASE("positions order by commit lsn, then seq", "[core]") {
 
 TEST_CASE("json strings are escaped", "[core]") {
     std::string out;
-    append_json_string(out, std::string_view("a\"b\\c\n\t\x01\x1f é", 15));
+    append_json_string(out, std::string_view("a\"b\\c\n\t\x01\x1f é", 12));
     CHECK(out == "\"a\\\"b\\\\c\\n\\t\\u0001\\u001f é\"");
 }
 

@@ -162,7 +162,8 @@ TEST_CASE("corrupted bytes never crash the decoder", "[pgoutput]") {
         PgoutputMessage m;
         for (const auto& rec : read_recording(bin)) {
             for (std::size_t i = 0; i < rec.data.size(); ++i) {
-                for (unsigned char v : {0x00, 0xff, 0x7f, 0x80, static_cast<unsigned char>(next())}) {
+                const unsigned char values[] = {0x00, 0xff, 0x7f, 0x80, static_cast<unsigned char>(next())};
+                for (unsigned char v : values) {
                     std::string bad = rec.data;
                     bad[i] = static_cast<char>(v);
                     PgoutputDecoder copy = decoder;

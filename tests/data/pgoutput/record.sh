@@ -20,9 +20,9 @@ for c in "${cases[@]}"; do
     dsn="host=127.0.0.1 port=$port user=postgres dbname=$db"
     psql -X -q -v ON_ERROR_STOP=1 "$dsn" -f "$here/$c.setup.sql"
     psql -X -q -v ON_ERROR_STOP=1 "$dsn" \
-        -c "SELECT pg_create_logical_replication_slot('rec', 'pgoutput')" >/dev/null
+        -c "SELECT pg_create_logical_replication_slot('rec_$c', 'pgoutput')" >/dev/null
     psql -X -q -v ON_ERROR_STOP=1 "$dsn" -f "$here/$c.sql" >/dev/null
     end=$(psql -X -At "$dsn" -c "SELECT pg_current_wal_lsn()")
-    "$build/tests/pgoutput_record" "$dsn" rec walbus_test "$end" "$here/$c.bin"
+    "$build/tests/pgoutput_record" "$dsn" "rec_$c" walbus_test "$end" "$here/$c.bin"
     echo "recorded $c ($(stat -c %s "$here/$c.bin") bytes)"
 done
