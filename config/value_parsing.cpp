@@ -148,7 +148,9 @@ std::string format_with_units(std::uint64_t value, const std::array<Unit, N>& un
             return std::to_string(value / unit.factor) + std::string(unit.name);
         }
     }
-    return "0" + std::string(units.back().name);
+    std::string zero(1, '0');
+    zero += units.back().name;
+    return zero;
 }
 
 bool is_variable_name(std::string_view name) {
