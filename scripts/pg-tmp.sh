@@ -48,6 +48,10 @@ start)
         chown walbus-pg "$dir"
         chmod 755 "$dir"
     fi
+    if ! as_pg test -w "$dir"; then
+        echo "error: $dir is not writable by the server's user; check the permissions of its parent directories" >&2
+        exit 1
+    fi
     as_pg "$pgbin/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 \
         --locale=C >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     cat >"$dir/data/pg_hba.conf" <<HBA
