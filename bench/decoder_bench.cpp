@@ -1,0 +1,254 @@
+// Decoder throughput on a recorded pgoutput stream, on one thread, with no I/O in the timed part.
+//
+//   decoder_bench RECORDING [--iterations K]
+//
+// RECORDING is a pgoutput recording (tests/data/pgoutput/README.md describes the format:
+// 8-byte big-endian WAL start, 4-byte big-endian length, payload, per XLogData message), as
+// tests/tools/pgoutput_record writes it. The whole file is loaded first; then each mode replays
+// every message K times, with a fresh decoder per iteration (so Relation messages are decoded
+// again, as after a reconnect):
+//
+//   copy     reference: copies every payload into one reused buffer (memory bandwidth floor)
+//   decode   PgoutputDecoder::decode only
+//   json     decode, then append_change_json for each change into one reused string
+//
+// Each mode prints the median and best iteration as changes/s and MB/s of pgoutput input, plus
+// the counters it accumulated (changes, bytes produced), so the work cannot be optimized away
+// and a reader can check that every iteration did the same amount.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "walbus/core/change_json.h"
+#include "walbus/core/lsn.h"
+#include "walbus/decoders/pgoutput_decoder.h"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+constexpr std::size_t kHeaderSize = 12;
+
+struct Record {
+    walbus::Lsn wal_start;
+    std::string_view payload;
+};
+
+struct Recording {
+    std::string bytes; // the whole file; records point into it
+    std::vector<Record> records;
+    std::uint64_t payload_bytes = 0;
+};
+
+std::uint64_t read_be(const char* p, int n) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < n; ++i) {
+        v = (v << 8) | static_cast<unsigned char>(p[i]);
+    }
+    return v;
+}
+
+bool load_recording(const char* path, Recording& rec) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        std::fprintf(stderr, "error: cannot open recording %s\n", path);
+        return false;
+    }
+    rec.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    const std::string& b = rec.bytes;
+    std::size_t pos = 0;
+    while (pos < b.size()) {
+        if (b.size() - pos < kHeaderSize) {
+            std::fprintf(stderr, "error: %s: truncated record header at byte %zu\n", path, pos);
+            return false;
+        }
+        walbus::Lsn start{read_be(b.data() + pos, 8)};
+        auto len = static_cast<std::size_t>(read_be(b.data() + pos + 8, 4));
+        pos += kHeaderSize;
+        if (b.size() - pos < len) {
+            std::fprintf(stderr, "error: %s: record at byte %zu claims %zu bytes, %zu remain\n",
+                         path, pos - kHeaderSize, len, b.size() - pos);
+            return false;
+        }
+        rec.records.push_back({start, std::string_view(b.data() + pos, len)});
+        rec.payload_bytes += len;
+        pos += len;
+    }
+    return true;
+}
+
+enum class Mode { Copy, Decode, Json };
+
+// Tells the compiler that the memory behind p is read, so a copy into it cannot be dropped.
+inline void escape(const void* p) {
+    asm volatile("" : : "r"(p) : "memory");
+}
+
+struct Iteration {
+    double seconds = 0;
+    std::uint64_t changes = 0;
+    std::uint64_t produced_bytes = 0; // copy: bytes copied; decode: value bytes; json: JSON bytes
+};
+
+// One pass over the recording. Returns false (after printing) when the decoder rejects a message.
+bool run_once(const Recording& rec, Mode mode, Iteration& it) {
+    walbus::decoders::PgoutputDecoder decoder;
+    walbus::decoders::PgoutputMessage msg;
+    std::string buffer;
+    std::uint64_t changes = 0;
+    std::uint64_t produced = 0;
+
+    auto t0 = std::chrono::steady_clock::now();
+    for (const Record& r : rec.records) {
+        if (mode == Mode::Copy) {
+            buffer.assign(r.payload);
+            escape(buffer.data());
+            produced += buffer.size();
+            continue;
+        }
+        if (auto ok = decoder.decode(r.payload, r.wal_start, msg); !ok) {
+            std::fprintf(stderr, "error: decoding the message at %s: %s\n",
+                         r.wal_start.str().c_str(), ok.error().message.c_str());
+            return false;
+        }
+        changes += msg.changes.size();
+        for (const walbus::ChangeEvent& change : msg.changes) {
+            if (mode == Mode::Json) {
+                buffer.clear();
+                walbus::append_change_json(buffer, change);
+                produced += buffer.size();
+            } else {
+                for (const walbus::Value& v : change.after.values) {
+                    produced += v.data.size();
+                }
+            }
+        }
+    }
+    auto t1 = std::chrono::steady_clock::now();
+
+    it.seconds = std::chrono::duration<double>(t1 - t0).count();
+    it.changes = changes;
+    it.produced_bytes = produced;
+    return true;
+}
+
+const char* mode_name(Mode m) {
+    switch (m) {
+    case Mode::Copy:
+        return "copy (reference)";
+    case Mode::Decode:
+        return "decode";
+    case Mode::Json:
+        return "decode + json";
+    }
+    return "?";
+}
+
+void usage() {
+    std::fprintf(stderr, "usage: decoder_bench RECORDING [--iterations K]\n");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const char* path = nullptr;
+    int iterations = 5;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--iterations" && i + 1 < argc) {
+            iterations = std::atoi(argv[++i]);
+            if (iterations < 1) {
+                std::fprintf(stderr, "error: --iterations needs a positive number\n");
+                return kExitUsage;
+            }
+        } else if (arg == "-h" || arg == "--help") {
+            usage();
+            return kExitOk;
+        } else if (!arg.starts_with("-") && path == nullptr) {
+            path = argv[i];
+        } else {
+            usage();
+            return kExitUsage;
+        }
+    }
+    if (path == nullptr) {
+        usage();
+        return kExitUsage;
+    }
+
+    Recording rec;
+    if (!load_recording(path, rec)) {
+        return kExitRuntime;
+    }
+    if (rec.records.empty()) {
+        std::fprintf(stderr, "error: %s holds no messages\n", path);
+        return kExitRuntime;
+    }
+    const double input_mb = static_cast<double>(rec.payload_bytes) / 1e6;
+    std::printf("recording: %s\n", path);
+    std::printf("messages: %zu, pgoutput payload: %.1f MB, iterations per mode: %d\n",
+                rec.records.size(), input_mb, iterations);
+    std::printf("\n%-18s %10s %14s %14s %10s %10s %14s %14s\n", "mode", "median s",
+                "changes/s", "best ch/s", "in MB/s", "out MB/s", "changes/iter", "out bytes/iter");
+
+    std::uint64_t reference_changes = 0;
+    for (Mode mode : {Mode::Copy, Mode::Decode, Mode::Json}) {
+        std::vector<Iteration> runs(static_cast<std::size_t>(iterations));
+        for (Iteration& it : runs) {
+            if (!run_once(rec, mode, it)) {
+                return kExitRuntime;
+            }
+        }
+        // Every iteration must have done the same work; a difference means a decoder bug.
+        for (const Iteration& it : runs) {
+            if (it.changes != runs[0].changes || it.produced_bytes != runs[0].produced_bytes) {
+                std::fprintf(stderr, "error: %s: iterations disagree on their output\n",
+                             mode_name(mode));
+                return kExitRuntime;
+            }
+        }
+        if (mode == Mode::Decode) {
+            reference_changes = runs[0].changes;
+        }
+
+        std::vector<double> secs;
+        for (const Iteration& it : runs) {
+            secs.push_back(it.seconds);
+        }
+        std::sort(secs.begin(), secs.end());
+        double median = secs[secs.size() / 2];
+        if (secs.size() % 2 == 0) {
+            median = (secs[secs.size() / 2 - 1] + secs[secs.size() / 2]) / 2;
+        }
+        double best = secs.front();
+        // The copy reference has no changes; rate it against the decoded change count.
+        std::uint64_t changes = mode == Mode::Copy ? 0 : runs[0].changes;
+        double out_mb = static_cast<double>(runs[0].produced_bytes) / 1e6;
+        if (mode == Mode::Copy) {
+            std::printf("%-18s %10.4f %14s %14s %10.0f %10.0f %14s %14llu\n", mode_name(mode),
+                        median, "-", "-", input_mb / median, out_mb / median, "-",
+                        static_cast<unsigned long long>(runs[0].produced_bytes));
+        } else {
+            std::printf("%-18s %10.4f %14.0f %14.0f %10.0f %10.0f %14llu %14llu\n",
+                        mode_name(mode), median, static_cast<double>(changes) / median,
+                        static_cast<double>(changes) / best, input_mb / median, out_mb / median,
+                        static_cast<unsigned long long>(changes),
+                        static_cast<unsigned long long>(runs[0].produced_bytes));
+        }
+    }
+    std::printf("\nin MB/s counts pgoutput payload bytes; out MB/s counts column value bytes "
+                "(decode) or JSON bytes (decode + json)\n");
+    if (reference_changes == 0) {
+        std::fprintf(stderr, "warning: the recording decoded to no changes\n");
+    }
+    return kExitOk;
+}

@@ -15,7 +15,10 @@ for target in "$build"/tests/fuzz/fuzz_*; do
     name=$(basename "$target")
     corpus="$build/corpus/$name"
     mkdir -p "$corpus"
-    seeds="$root/tests/data/${name#fuzz_}" # fuzz_pgoutput is seeded from tests/data/pgoutput
+    # fuzz_pgoutput is seeded from the recordings in tests/data/pgoutput.
+    seeds="$build/seeds/$name"
+    rm -rf "$seeds" && mkdir -p "$seeds"
+    cp "$root/tests/data/${name#fuzz_}"/*.bin "$seeds"/
     echo "-- $name for ${seconds}s"
     "$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
         -artifact_prefix="$build/artifacts/$name-" "$corpus" "$seeds" \

@@ -1,0 +1,115 @@
+# Shared by the benchmark scripts (sourced, not run): locating the build, the throwaway server
+# and the workload. Expects `set -euo pipefail` in the caller.
+
+# Let failures inside $(...) stop the script too.
+shopt -s inherit_errexit
+
+bench_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+bench_root=$(cd "$bench_here/.." && pwd)
+bench_build=${BUILD_DIR:-$bench_root/build}
+bench_pgbin=${WALBUS_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+
+bench_die() {
+    echo "error: $*" >&2
+    exit 1
+}
+
+# bench_build_targets NO_BUILD TARGET... : brings the targets up to date with `cmake --build`
+# (unless NO_BUILD is 1), then checks that their binaries exist.
+bench_build_targets() {
+    local no_build=$1
+    shift
+    if [[ ! -f "$bench_build/CMakeCache.txt" ]]; then
+        bench_die "no build in $bench_build; configure and build first:" \
+            "cmake -S $bench_root -B $bench_build -G Ninja && cmake --build $bench_build" \
+            "(or set BUILD_DIR to an existing build directory)"
+    fi
+    if [[ "$no_build" != 1 ]]; then
+        cmake --build "$bench_build" --target "$@" >&2 ||
+            bench_die "building $* in $bench_build failed (pass --no-build to use the binaries as they are)"
+    fi
+}
+
+bench_need_binary() {
+    [[ -x "$1" ]] || bench_die "$1 is missing; build it with cmake --build $bench_build"
+}
+
+bench_need_pg() {
+    [[ -x "$bench_pgbin/psql" && -x "$bench_pgbin/pg_recvlogical" ]] ||
+        bench_die "PostgreSQL client binaries not found in '$bench_pgbin' (install postgresql-15" \
+            "or set WALBUS_PG_BIN)"
+}
+
+bench_psql() {
+    "$bench_pgbin/psql" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+# bench_calc EXPR: floating-point arithmetic on numbers (awk, which every system has).
+bench_calc() {
+    awk "BEGIN { printf \"%.6f\", $* }"
+}
+
+# bench_now: wall clock in seconds with microseconds.
+bench_now() {
+    echo "$EPOCHREALTIME"
+}
+
+# bench_start_server DIR: starts a throwaway server in DIR (pg-tmp.sh), creates the database
+# bench and prints its DSN.
+bench_start_server() {
+    local dir=$1
+    chmod 755 "$dir"
+    "$bench_root/scripts/pg-tmp.sh" start "$dir" >/dev/null
+    local port
+    port=$(cat "$dir/port")
+    bench_psql "host=127.0.0.1 port=$port user=postgres dbname=postgres" \
+        -c "CREATE DATABASE bench"
+    echo "host=127.0.0.1 port=$port user=postgres dbname=bench"
+}
+
+# bench_create_schema DSN SLOT...: the table, its publication, then one pgoutput slot per name.
+# The slots are made before any row is written so that they all see the whole workload.
+bench_create_schema() {
+    local dsn=$1
+    shift
+    bench_psql "$dsn" <<'SQL'
+CREATE TABLE bench_rows (
+    id bigint PRIMARY KEY,
+    customer text NOT NULL,
+    amount numeric(12, 2) NOT NULL,
+    created_at timestamptz NOT NULL,
+    quantity integer NOT NULL,
+    note text
+);
+CREATE PUBLICATION bench_pub FOR TABLE bench_rows;
+SQL
+    local slot
+    for slot in "$@"; do
+        bench_psql "$dsn" \
+            -c "SELECT pg_create_logical_replication_slot('$slot', 'pgoutput')" >/dev/null
+    done
+}
+
+# bench_write_rows DSN TXNS ROWS_PER_TXN: TXNS transactions of ROWS_PER_TXN inserts each (one
+# INSERT ... SELECT per transaction, psql's autocommit). Prints the end LSN, taken after the
+# last commit.
+bench_write_rows() {
+    local dsn=$1 txns=$2 rows=$3
+    awk -v txns="$txns" -v rows="$rows" 'BEGIN {
+        for (t = 0; t < txns; t++) {
+            printf "INSERT INTO bench_rows SELECT g, '\''customer-'\'' || (g %% 10007), "
+            printf "round(((g * 7919) %% 1000000) / 100.0, 2), "
+            printf "timestamptz '\''2026-01-01 00:00:00+00'\'' + g * interval '\''37 ms'\'', "
+            printf "(g %% 97)::integer, md5(g::text) "
+            printf "FROM generate_series(%d::bigint, %d) AS g;\n", t * rows + 1, (t + 1) * rows
+        }
+    }' | bench_psql "$dsn"
+    local end
+    end=$("$bench_pgbin/psql" -X -At -v ON_ERROR_STOP=1 "$dsn" -c "SELECT pg_current_wal_lsn()")
+    # One more WAL record past the end (a non-transactional logical message, which pgoutput does
+    # not send without messages=true), so the walsenders' position moves beyond the end LSN at
+    # once and the tools that stop there do not wait for the next background WAL record.
+    bench_psql "$dsn" -c "SELECT pg_logical_emit_message(false, 'walbus_bench', 'end')" \
+        >/dev/null
+    echo "$end"
+}
