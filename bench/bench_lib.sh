@@ -14,6 +14,11 @@ bench_die() {
     exit 1
 }
 
+bench_usage_error() {
+    echo "error: $*" >&2
+    exit 2
+}
+
 # bench_build_targets NO_BUILD TARGET... : brings the targets up to date with `cmake --build`
 # (unless NO_BUILD is 1), then checks that their binaries exist.
 bench_build_targets() {
@@ -26,7 +31,8 @@ bench_build_targets() {
     fi
     if [[ "$no_build" != 1 ]]; then
         cmake --build "$bench_build" --target "$@" >&2 ||
-            bench_die "building $* in $bench_build failed (pass --no-build to use the binaries as they are)"
+            bench_die "building $* in $bench_build failed" \
+                "(pass --no-build to use the binaries as they are)"
     fi
 }
 
@@ -47,6 +53,11 @@ bench_psql() {
 # bench_calc EXPR: floating-point arithmetic on numbers (awk, which every system has).
 bench_calc() {
     awk "BEGIN { printf \"%.6f\", $* }"
+}
+
+# bench_loadavg: the 1, 5 and 15 minute load averages; other work on the machine skews figures.
+bench_loadavg() {
+    cut -d' ' -f1-3 /proc/loadavg
 }
 
 # bench_now: wall clock in seconds with microseconds.
@@ -106,10 +117,9 @@ bench_write_rows() {
     }' | bench_psql "$dsn"
     local end
     end=$("$bench_pgbin/psql" -X -At -v ON_ERROR_STOP=1 "$dsn" -c "SELECT pg_current_wal_lsn()")
-    # One more WAL record past the end (a non-transactional logical message, which pgoutput does
-    # not send without messages=true), so the walsenders' position moves beyond the end LSN at
-    # once and the tools that stop there do not wait for the next background WAL record.
-    bench_psql "$dsn" -c "SELECT pg_logical_emit_message(false, 'walbus_bench', 'end')" \
-        >/dev/null
+    # One more WAL record past the end (the commit of a transaction that only takes an xid,
+    # which decodes to nothing), so the walsenders' position moves beyond the end LSN at once
+    # and the tools that stop there do not wait for the next background WAL record.
+    bench_psql "$dsn" -c "SELECT txid_current()" >/dev/null
     echo "$end"
 }

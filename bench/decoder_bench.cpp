@@ -1,6 +1,6 @@
 // Decoder throughput on a recorded pgoutput stream, on one thread, with no I/O in the timed part.
 //
-//   decoder_bench RECORDING [--iterations K]
+//   decoder_bench RECORDING [--iterations K] [--expect-changes N]
 //
 // RECORDING is a pgoutput recording (tests/data/pgoutput/README.md describes the format:
 // 8-byte big-endian WAL start, 4-byte big-endian length, payload, per XLogData message), as
@@ -14,13 +14,14 @@
 //
 // Each mode prints the median and best iteration as changes/s and MB/s of pgoutput input, plus
 // the counters it accumulated (changes, bytes produced), so the work cannot be optimized away
-// and a reader can check that every iteration did the same amount.
+// and a reader can check that every iteration did the same amount. With --expect-changes, a
+// recording that decodes to another number of changes is an error.
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -154,7 +155,8 @@ const char* mode_name(Mode m) {
 }
 
 void usage() {
-    std::fprintf(stderr, "usage: decoder_bench RECORDING [--iterations K]\n");
+    std::fprintf(stderr,
+                 "usage: decoder_bench RECORDING [--iterations K] [--expect-changes N]\n");
 }
 
 } // namespace
@@ -162,12 +164,19 @@ void usage() {
 int main(int argc, char** argv) {
     const char* path = nullptr;
     int iterations = 5;
+    long long expect_changes = -1;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--iterations" && i + 1 < argc) {
             iterations = std::atoi(argv[++i]);
             if (iterations < 1) {
                 std::fprintf(stderr, "error: --iterations needs a positive number\n");
+                return kExitUsage;
+            }
+        } else if (arg == "--expect-changes" && i + 1 < argc) {
+            expect_changes = std::atoll(argv[++i]);
+            if (expect_changes < 0) {
+                std::fprintf(stderr, "error: --expect-changes needs a number\n");
                 return kExitUsage;
             }
         } else if (arg == "-h" || arg == "--help") {
@@ -247,6 +256,12 @@ int main(int argc, char** argv) {
     }
     std::printf("\nin MB/s counts pgoutput payload bytes; out MB/s counts column value bytes "
                 "(decode) or JSON bytes (decode + json)\n");
+    if (expect_changes >= 0 &&
+        reference_changes != static_cast<std::uint64_t>(expect_changes)) {
+        std::fprintf(stderr, "error: the recording decoded to %llu changes; expected %lld\n",
+                     static_cast<unsigned long long>(reference_changes), expect_changes);
+        return kExitRuntime;
+    }
     if (reference_changes == 0) {
         std::fprintf(stderr, "warning: the recording decoded to no changes\n");
     }

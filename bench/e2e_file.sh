@@ -3,32 +3,35 @@
 # draining the same workload from its own slot into a file (the reference: the raw speed at which
 # the server's walsender produces the stream, with no decoding on the client).
 #
-#   bench/e2e_file.sh [--rows-per-txn N] [--txns M] [--no-build]
+#   bench/e2e_file.sh [--rows-per-txn N] [--txns M] [--walbus-first] [--no-build]
 #
 # Defaults: 1000 transactions of 1000 inserted rows (1,000,000 changes). Needs a configured
 # build in $BUILD_DIR (default: <repo>/build), which it brings up to date unless --no-build, and
-# the PostgreSQL 15 server binaries (for scripts/pg-tmp.sh).
+# the PostgreSQL 15 server binaries (for scripts/pg-tmp.sh). pg_recvlogical runs first unless
+# --walbus-first (to check that the order does not favour either tool).
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/bench_lib.sh"
 
 rows_per_txn=1000
 txns=1000
 no_build=0
+walbus_first=0
 usage() {
-    echo "usage: $0 [--rows-per-txn N] [--txns M] [--no-build]" >&2
+    echo "usage: $0 [--rows-per-txn N] [--txns M] [--walbus-first] [--no-build]" >&2
     exit 2
 }
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --rows-per-txn) [[ $# -ge 2 ]] || usage; rows_per_txn=$2; shift 2 ;;
     --txns) [[ $# -ge 2 ]] || usage; txns=$2; shift 2 ;;
+    --walbus-first) walbus_first=1; shift ;;
     --no-build) no_build=1; shift ;;
     -h | --help) usage ;;
     *) usage ;;
     esac
 done
 [[ "$rows_per_txn" =~ ^[1-9][0-9]*$ && "$txns" =~ ^[1-9][0-9]*$ ]] ||
-    bench_die "--rows-per-txn and --txns need positive whole numbers"
+    bench_usage_error "--rows-per-txn and --txns need positive whole numbers"
 changes=$((rows_per_txn * txns))
 
 bench_build_targets "$no_build" walbus
@@ -62,18 +65,48 @@ wal_bytes=$("$bench_pgbin/psql" -X -At "$dsn" -c \
     "SELECT pg_wal_lsn_diff('$end_lsn', confirmed_flush_lsn) FROM pg_replication_slots
      WHERE slot_name = 'recv_bench'")
 
-# runs CMD... under /usr/bin/time when present; sets run_seconds, run_rss_kb, run_cpu_seconds.
+# CPU seconds of the server's exited backends: the postmaster's cutime + cstime, where the
+# walsender's time lands once it has exited and been reaped.
+clk_tck=$(getconf CLK_TCK)
+server_children_cpu() {
+    local pid
+    pid=$(head -1 "$pgdir/data/postmaster.pid")
+    awk -v hz="$clk_tck" '{ printf "%.2f", ($16 + $17) / hz }' "/proc/$pid/stat"
+}
+
+# wait_slot_released SLOT: until the slot's walsender has gone, then a moment for the reaping.
+wait_slot_released() {
+    local i
+    for i in $(seq 1 100); do
+        [[ $("$bench_pgbin/psql" -X -At "$dsn" -c \
+            "SELECT active FROM pg_replication_slots WHERE slot_name = '$1'") == f ]] && break
+        sleep 0.1
+    done
+    sleep 0.3
+}
+
+# timed SLOT CMD...: runs CMD (under /usr/bin/time when present); sets run_seconds, run_rss_kb,
+# run_cpu_seconds (the client) and run_server_cpu (the walsender that served SLOT).
 timed() {
+    local slot=$1
+    shift
     local stats=$workdir/time.$RANDOM
-    local start end
+    local start end server_before
+    server_before=$(server_children_cpu)
     start=$(bench_now)
+    local status=0
     if [[ -n "$time_bin" ]]; then
-        "$time_bin" -v -o "$stats" "$@"
+        "$time_bin" -v -o "$stats" "$@" || status=$?
     else
-        "$@"
+        "$@" || status=$?
+    fi
+    if [[ $status -ne 0 ]]; then
+        bench_die "$(basename "$1") exited with status $status (its messages are above)"
     fi
     end=$(bench_now)
     run_seconds=$(bench_calc "$end - $start")
+    wait_slot_released "$slot"
+    run_server_cpu=$(bench_calc "$(server_children_cpu) - $server_before")
     run_rss_kb=
     run_cpu_seconds=
     if [[ -n "$time_bin" ]]; then
@@ -83,11 +116,15 @@ timed() {
     fi
 }
 
-echo "draining with pg_recvlogical up to $end_lsn" >&2
 recv_out=$workdir/recv.out
-timed "$bench_pgbin/pg_recvlogical" -d "$dsn" --slot recv_bench --start --endpos "$end_lsn" \
-    -o proto_version=1 -o publication_names=bench_pub -f "$recv_out" --no-loop
-recv_seconds=$run_seconds recv_rss=$run_rss_kb recv_cpu=$run_cpu_seconds
+run_pg_recvlogical() {
+    echo "draining with pg_recvlogical up to $end_lsn" >&2
+    timed recv_bench "$bench_pgbin/pg_recvlogical" -d "$dsn" --slot recv_bench --start \
+        --endpos "$end_lsn" -o proto_version=1 -o publication_names=bench_pub -f "$recv_out" \
+        --no-loop
+    recv_seconds=$run_seconds recv_rss=$run_rss_kb recv_cpu=$run_cpu_seconds
+    recv_server_cpu=$run_server_cpu
+}
 
 cat >"$workdir/walbus.yaml" <<YAML
 name: bench
@@ -107,10 +144,25 @@ checkpoint:
   path: $workdir/walbus.checkpoint
 YAML
 
-echo "streaming with walbus up to $end_lsn" >&2
-timed "$walbus_bin" run --config "$workdir/walbus.yaml" --stop-at-lsn "$end_lsn" --log-level warn
-walbus_seconds=$run_seconds walbus_rss=$run_rss_kb walbus_cpu=$run_cpu_seconds
+run_walbus() {
+    echo "streaming with walbus up to $end_lsn" >&2
+    timed walbus_bench "$walbus_bin" run --config "$workdir/walbus.yaml" \
+        --stop-at-lsn "$end_lsn" --log-level warn
+    walbus_seconds=$run_seconds walbus_rss=$run_rss_kb walbus_cpu=$run_cpu_seconds
+    walbus_server_cpu=$run_server_cpu
+}
 
+load_before=$(bench_loadavg)
+if [[ $walbus_first == 1 ]]; then
+    run_walbus
+    run_pg_recvlogical
+    order="walbus first"
+else
+    run_pg_recvlogical
+    run_walbus
+    order="pg_recvlogical first"
+fi
+load_after=$(bench_loadavg)
 lines=$(wc -l <"$workdir/walbus.jsonl")
 if [[ "$lines" -ne "$changes" ]]; then
     bench_die "walbus wrote $lines lines; expected $changes (one per inserted row)"
@@ -123,21 +175,24 @@ walbus_rate=$(bench_calc "$changes / $walbus_seconds")
 
 echo
 echo "walbus e2e file benchmark: $txns transactions x $rows_per_txn rows = $changes changes"
-printf 'PostgreSQL %s, WAL to decode: %.1f MB, load took %.1f s, %s cores\n' \
+printf 'PostgreSQL %s, WAL to decode: %.1f MB (written in %.1f s), %s cores\n' \
     "$server_version" "$(bench_calc "$wal_bytes / 1e6")" "$load_seconds" "$(nproc)"
+echo "order: $order; load average before the timed runs: $load_before, after: $load_after"
 echo
-printf '%-16s %9s %12s %10s %10s %12s\n' tool seconds changes/s "output MB" "CPU s" "peak RSS MB"
+printf '%-16s %9s %12s %10s %10s %12s %14s\n' tool seconds changes/s "output MB" "CPU s" \
+    "peak RSS MB" "walsender CPU s"
 row() {
     local rss=- cpu=-
     [[ -n "$4" ]] && rss=$(printf '%.1f' "$(bench_calc "$4 / 1024")")
     [[ -n "$5" ]] && cpu=$5
-    printf '%-16s %9.2f %12.0f %10.1f %10s %12s\n' "$1" "$2" "$(bench_calc "$changes / $2")" \
-        "$3" "$cpu" "$rss"
+    printf '%-16s %9.2f %12.0f %10.1f %10s %12s %14.2f\n' "$1" "$2" \
+        "$(bench_calc "$changes / $2")" "$3" "$cpu" "$rss" "$6"
 }
-row pg_recvlogical "$recv_seconds" "$recv_mb" "$recv_rss" "$recv_cpu"
-row walbus "$walbus_seconds" "$walbus_mb" "$walbus_rss" "$walbus_cpu"
+row pg_recvlogical "$recv_seconds" "$recv_mb" "$recv_rss" "$recv_cpu" "$recv_server_cpu"
+row walbus "$walbus_seconds" "$walbus_mb" "$walbus_rss" "$walbus_cpu" "$walbus_server_cpu"
 echo
-printf 'walbus / pg_recvlogical (changes/s): %.2f\n' "$(bench_calc "$walbus_rate / $recv_rate")"
+printf 'walbus / pg_recvlogical (changes/s): %.2f\n' \
+    "$(bench_calc "$walbus_rate / $recv_rate")"
 echo "walbus output verified: $lines lines"
 if [[ -z "$time_bin" ]]; then
     echo "note: /usr/bin/time is not installed; CPU time and peak RSS were not measured"

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "events.h"
 #include "harness.h"
@@ -304,4 +305,46 @@ TEST_CASE("stdout sink and JSON logs", "[streaming]") {
     // Every log line is a JSON object with time, level and msg.
     auto logs = parse_log_lines(second.err);
     REQUIRE(logs >= 2);
+}
+
+TEST_CASE("the flush LSN reported to the server never passes the durable checkpoint",
+          "[streaming]") {
+    TestDb db("stream_flush");
+    db.conn().exec("CREATE TABLE t (id int PRIMARY KEY)");
+    TempDir dir;
+    ConfigOptions o;
+    o.tables = {"t"};
+    o.flush_interval = "1h"; // nothing becomes durable until walbus stops
+    auto config = write_config(dir, db, o);
+    start_capture(dir, db, config);
+    auto confirmed = [&] {
+        return db.conn().value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE "
+                               "slot_name = '" + db.name() + "'");
+    };
+    auto initial = confirmed();
+
+    Walbus w({"run", "-c", config.string()}, dir / "w.out", dir / "w.err");
+    REQUIRE(eventually([&] {
+        return db.conn().value("SELECT count(*) FROM pg_replication_slots WHERE active AND "
+                               "slot_name = '" + db.name() + "'") == "1";
+    }));
+    for (int i = 0; i < 20; ++i) {
+        db.conn().exec("INSERT INTO t VALUES (" + std::to_string(i) + ")");
+    }
+    // Several status intervals (1s) pass: walbus has received the changes but not made them
+    // durable, so the slot must not move.
+    std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+    CHECK(confirmed() == initial);
+    CHECK(parse_events(dir / "events.jsonl").empty());
+
+    w.signal(SIGTERM);
+    REQUIRE(w.wait() == 0);
+    auto events = parse_events(dir / "events.jsonl");
+    REQUIRE(events.size() == 20);
+    // Now durable: the slot moved exactly to the checkpoint's end_lsn.
+    auto checkpoint = read_file(dir / "checkpoint");
+    auto at = checkpoint.find("end_lsn=");
+    REQUIRE(at != std::string::npos);
+    auto end_lsn = checkpoint.substr(at + 8, checkpoint.find('\n', at) - at - 8);
+    REQUIRE(eventually([&] { return confirmed() == end_lsn; }, std::chrono::seconds(10)));
 }
