@@ -1,7 +1,6 @@
 #include "walbus/core/lsn.h"
 
 #include <charconv>
-#include <cstdio>
 
 namespace walbus {
 
@@ -23,11 +22,29 @@ std::optional<Lsn> Lsn::parse(std::string_view text) {
     return Lsn{(static_cast<std::uint64_t>(hi) << 32) | lo};
 }
 
+namespace {
+
+// Upper-case hex without leading zeros, as PostgreSQL's "%X/%X" prints each half.
+char* put_hex(char* p, std::uint32_t v) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    int shift = 28;
+    while (shift > 0 && ((v >> shift) & 0xf) == 0) {
+        shift -= 4;
+    }
+    for (; shift >= 0; shift -= 4) {
+        *p++ = kHex[(v >> shift) & 0xf];
+    }
+    return p;
+}
+
+} // namespace
+
 std::string Lsn::str() const {
     char buf[24];
-    int n = std::snprintf(buf, sizeof buf, "%X/%X", static_cast<unsigned>(value >> 32),
-                          static_cast<unsigned>(value & 0xffffffffu));
-    return std::string(buf, static_cast<std::size_t>(n));
+    char* p = put_hex(buf, static_cast<std::uint32_t>(value >> 32));
+    *p++ = '/';
+    p = put_hex(p, static_cast<std::uint32_t>(value));
+    return std::string(buf, static_cast<std::size_t>(p - buf));
 }
 
 } // namespace walbus

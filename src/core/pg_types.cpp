@@ -175,6 +175,12 @@ void append_value_json(std::string& out, std::uint32_t type_oid, std::string_vie
 }
 
 std::string format_utc_timestamp(std::int64_t unix_us) {
+    // Every change of a transaction has the same commit time: format it once.
+    thread_local std::int64_t last_us = 0;
+    thread_local std::string last_text;
+    if (unix_us == last_us && !last_text.empty()) {
+        return last_text;
+    }
     using namespace std::chrono;
     sys_time<microseconds> tp{microseconds{unix_us}};
     auto day = floor<days>(tp);
@@ -187,7 +193,9 @@ std::string format_utc_timestamp(std::int64_t unix_us) {
                           static_cast<int>(hms.minutes().count()),
                           static_cast<int>(hms.seconds().count()),
                           static_cast<long long>(hms.subseconds().count()));
-    return std::string(buf, static_cast<std::size_t>(n));
+    last_us = unix_us;
+    last_text.assign(buf, static_cast<std::size_t>(n));
+    return last_text;
 }
 
 } // namespace walbus::pg

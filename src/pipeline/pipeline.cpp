@@ -38,8 +38,11 @@ struct Pipeline::State {
 
     decoders::PgoutputDecoder decoder;
     decoders::PgoutputMessage message;
-    std::string txn_lines;              // the open transaction's lines, appended at Commit
-    Position txn_last;                  // position of its last change
+    std::string line;                   // reused for each change's JSON
+    bool in_txn = false;                // between Begin and Commit
+    std::uint64_t txn_mark = 0;         // sink offset where the open transaction started
+    Position txn_last;                  // position of its last change written
+    bool txn_wrote = false;
 
     Lsn written;                        // furthest WAL received
     Lsn server_wal_end;
@@ -79,18 +82,16 @@ struct Pipeline::State {
 
     // Makes the committed transactions durable, then stores the checkpoint past them.
     Result<void> flush(bool force) {
-        if (!has_pending) {
-            return {};
+        if (!has_pending || in_txn) {
+            return {}; // the open transaction's Commit comes first
         }
         if (!force && sink->buffered() < config.sink.flush_bytes &&
             Clock::now() - first_unflushed < config.sink.flush_interval) {
             return {};
         }
-        auto offset = sink->flush();
-        if (!offset) {
+        if (auto offset = sink->flush(); !offset) {
             return std::unexpected(offset.error());
         }
-        pending.sink_offset = *offset;
         if (auto stored = store.store(pending); !stored) {
             return stored;
         }
@@ -126,7 +127,10 @@ struct Pipeline::State {
         has_pending = true;
         pending.position = position;
         pending.end_lsn = std::max(pending.end_lsn, end_lsn);
+        pending.sink_offset = sink->end_offset();
     }
+
+    bool past_stop(Lsn lsn) const { return options.stop_at && lsn > *options.stop_at; }
 
     Result<void> handle(const source::StreamMessage& m) {
         if (auto ok = decoder.decode(m.data, m.wal_start, message); !ok) {
@@ -134,40 +138,66 @@ struct Pipeline::State {
         }
         switch (message.kind) {
         case decoders::PgoutputKind::Begin:
-            txn_lines.clear();
+            if (past_stop(message.commit_lsn)) {
+                // Committed after the stop point: not this run's to write.
+                decoder.reset_transaction();
+                stop_reached = true;
+                break;
+            }
+            in_txn = true;
+            txn_mark = sink->end_offset();
             txn_last = Position{message.commit_lsn, 0};
+            txn_wrote = false;
             break;
         case decoders::PgoutputKind::Commit:
-            if (txn_last > durable.position) {
-                sink->append(txn_lines);
-                mark_pending(txn_last, message.end_lsn);
-            } else if (message.end_lsn > pending.end_lsn) {
-                mark_pending(pending.position, message.end_lsn);
-            }
-            txn_lines.clear();
+            in_txn = false;
             ++txns_total;
+            // Resent transactions wholly at or before the checkpoint only move end_lsn.
+            mark_pending(txn_wrote ? txn_last : pending.position, message.end_lsn);
             break;
         default:
             for (const ChangeEvent& c : message.changes) {
                 if (c.position <= durable.position) {
                     continue; // already durable before a restart
                 }
+                bool own_unit = c.op == Operation::Message && !c.transactional;
+                if (own_unit && past_stop(c.lsn)) {
+                    stop_reached = true;
+                    continue;
+                }
                 ++changes_total;
-                if (c.op == Operation::Message && !c.transactional) {
-                    std::string line;
-                    append_change_json(line, c);
-                    line.push_back('\n');
-                    sink->append(line);
+                line.clear();
+                append_change_json(line, c);
+                line.push_back('\n');
+                sink->append(line);
+                if (own_unit) {
                     mark_pending(c.position, c.lsn);
                     continue;
                 }
-                append_change_json(txn_lines, c);
-                txn_lines.push_back('\n');
                 txn_last = c.position;
+                txn_wrote = true;
+            }
+            // A large transaction goes to the file as it arrives, to bound memory; the
+            // checkpoint still moves only at its Commit, and a cut-off transaction is taken back.
+            if (in_txn && sink->can_rewind() && sink->buffered() >= config.sink.flush_bytes) {
+                if (auto ok = sink->write_out(); !ok) {
+                    return ok;
+                }
             }
             break;
         }
         return {};
+    }
+
+    // Takes back the output of a transaction that was cut off (connection lost, bad bytes):
+    // the server sends it again from its Begin.
+    Result<void> abandon_transaction() {
+        decoder.reset_transaction();
+        if (!in_txn) {
+            return {};
+        }
+        in_txn = false;
+        return sink->rewind(txn_mark);
     }
 
     // One connection's life: connect, prepare, stream until stopped or failed. Committed
@@ -199,9 +229,10 @@ struct Pipeline::State {
                      stream.system().server_version, stream.system().system_id);
 
         auto result = pump(stream, stop);
-        decoder.reset_transaction();
-        txn_lines.clear();
-        auto flushed = flush(true);
+        auto flushed = abandon_transaction();
+        if (flushed) {
+            flushed = flush(true);
+        }
         if (flushed) {
             (void)stream.send_status(written, durable.end_lsn, false);
         }
@@ -214,7 +245,7 @@ struct Pipeline::State {
     Result<void> pump(source::ReplicationStream& stream, const std::atomic<bool>& stop) {
         auto next_status = Clock::now() + config.source.status_interval;
         while (true) {
-            if ((stop.load() || stop_reached) && !decoder.in_transaction()) {
+            if ((stop.load() || stop_reached) && !in_txn) {
                 return {};
             }
             auto now = Clock::now();
@@ -237,8 +268,7 @@ struct Pipeline::State {
             } else if (m->type == source::StreamMessage::Type::Keepalive) {
                 server_wal_end = std::max(server_wal_end, m->wal_end);
                 reply = m->reply_requested;
-                if (options.stop_at && m->wal_end >= *options.stop_at &&
-                    !decoder.in_transaction()) {
+                if (options.stop_at && m->wal_end >= *options.stop_at && !in_txn) {
                     if (auto ok = flush(true); !ok) {
                         return ok;
                     }

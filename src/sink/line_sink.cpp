@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -40,6 +41,8 @@ Result<std::unique_ptr<LineSink>> LineSink::open_file(const std::string& path, b
 
 Result<void> LineSink::recover(std::uint64_t durable_offset) {
     if (!seekable_) {
+        offset_ = durable_offset; // nothing to take back; keep offsets growing across restarts
+        durable_ = durable_offset;
         return {};
     }
     struct stat st {};
@@ -62,10 +65,11 @@ Result<void> LineSink::recover(std::uint64_t durable_offset) {
         return io_error("cannot seek in sink file " + name_);
     }
     offset_ = durable_offset;
+    durable_ = durable_offset;
     return {};
 }
 
-Result<std::uint64_t> LineSink::flush() {
+Result<void> LineSink::write_out() {
     std::size_t done = 0;
     while (done < buffer_.size()) {
         auto n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
@@ -80,9 +84,39 @@ Result<std::uint64_t> LineSink::flush() {
     }
     offset_ += done;
     buffer_.clear();
+    return {};
+}
+
+Result<void> LineSink::rewind(std::uint64_t offset) {
+    if (offset > end_offset()) {
+        return fail(ErrorCode::Internal, "sink rewind to " + std::to_string(offset) +
+                                             " past its end " + std::to_string(end_offset()));
+    }
+    if (offset >= offset_) {
+        buffer_.resize(static_cast<std::size_t>(offset - offset_));
+        return {};
+    }
+    if (!seekable_) {
+        return fail(ErrorCode::Internal, "cannot take back bytes already written to " + name_);
+    }
+    buffer_.clear();
+    if (::ftruncate(fd_, static_cast<off_t>(offset)) != 0 ||
+        ::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0) {
+        return io_error("cannot truncate sink file " + name_);
+    }
+    offset_ = offset;
+    durable_ = std::min(durable_, offset);
+    return {};
+}
+
+Result<std::uint64_t> LineSink::flush() {
+    if (auto ok = write_out(); !ok) {
+        return std::unexpected(ok.error());
+    }
     if (fsync_ && ::fdatasync(fd_) != 0) {
         return io_error("cannot fsync " + name_);
     }
+    durable_ = offset_;
     return offset_;
 }
 

@@ -20,9 +20,15 @@ constexpr std::string_view kCannotConnectNow = "57P03";
 
 constexpr std::int64_t kPostgresEpochUnixUs = 946'684'800'000'000;
 
-std::string trim(std::string s) {
+// One line, for logs: libpq's messages end with a newline and may carry a CONTEXT line.
+std::string one_line(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
         s.pop_back();
+    }
+    for (char& c : s) {
+        if (c == '\n' || c == '\t') {
+            c = ' ';
+        }
     }
     return s;
 }
@@ -110,7 +116,7 @@ struct ReplicationStream::Impl {
                 message.replace(pos, password.size(), "****");
             }
         }
-        return trim(std::move(message));
+        return one_line(std::move(message));
     }
 
     std::string conn_error() const { return redact(PQerrorMessage(conn)); }

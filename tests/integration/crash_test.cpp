@@ -89,6 +89,7 @@ TEST_CASE("kill -9 at random moments under load: every committed change exactly 
     ConfigOptions o;
     o.tables = {"load", "counters"};
     o.flush_interval = "20ms";
+    o.flush_bytes = "64KiB"; // large transactions reach the file before their Commit
     auto config = write_config(dir, db, o);
     catch_up(dir, db, config);
 

@@ -227,3 +227,43 @@ TEST_CASE("the server going away: reconnect, then give up after reconnect_timeou
     CHECK(contains(w.stderr_text(), "gave up after retrying for 8s"));
     server.resume();
 }
+
+TEST_CASE("a connection cut inside a large transaction: its partial output is taken back",
+          "[errors]") {
+    TestDb db("err_cut");
+    db.conn().exec("CREATE TABLE big (id int PRIMARY KEY, pad text)");
+    TempDir dir;
+    ConfigOptions o;
+    o.tables = {"big"};
+    o.flush_bytes = "256KiB";
+    o.extra_source = "  reconnect_backoff_max: 200ms\n";
+    auto config = write_config(dir, db, o);
+    catch_up(dir, db, config);
+    const int rows = 200000;
+    db.conn().exec("INSERT INTO big SELECT g, repeat('x', 40) FROM generate_series(1, " +
+                   std::to_string(rows) + ") g");
+    db.conn().exec("INSERT INTO big VALUES (0, 'last')");
+
+    Walbus w({"run", "-c", config.string()}, dir / "w.out", dir / "w.err");
+    // Cut the walsender's connection while the transaction is on its way, several times.
+    int cuts = 0;
+    for (int attempt = 0; attempt < 200 && cuts < 3; ++attempt) {
+        auto size = fs::exists(dir / "events.jsonl") ? fs::file_size(dir / "events.jsonl") : 0;
+        if (size > 0 && db.conn().value("SELECT count(*) FROM pg_stat_replication WHERE "
+                                        "application_name = 'test'") == "1") {
+            db.conn().exec("SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE "
+                           "application_name = 'test'");
+            ++cuts;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+    CHECK(cuts > 0);
+    REQUIRE(eventually([&] { return read_lines(dir / "events.jsonl").size() >= rows + 1; },
+                       std::chrono::seconds(120)));
+    w.signal(SIGTERM);
+    REQUIRE(w.wait() == 0);
+    auto events = parse_events(dir / "events.jsonl");
+    CHECK(events.size() == rows + 1);
+    CHECK(strictly_ordered(events));
+    CHECK(contains(w.stderr_text(), "retrying in"));
+}

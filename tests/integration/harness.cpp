@@ -232,6 +232,7 @@ fs::path write_config(const TempDir& dir, const TestDb& db, const ConfigOptions&
     f << o.extra_source;
     f << "sink:\n  type: file\n  path: " << (dir / "events.jsonl").string() << "\n";
     f << "  flush_interval: " << o.flush_interval << "\n";
+    f << "  flush_bytes: " << o.flush_bytes << "\n";
     f << "checkpoint:\n  type: file\n  path: " << (dir / "checkpoint").string() << "\n";
     return path;
 }

@@ -115,6 +115,7 @@ struct ConfigOptions {
     std::string dsn;               // default: the test database's DSN
     std::string extra_source;      // more YAML lines under source:, indented by 2
     std::string flush_interval = "50ms";
+    std::string flush_bytes = "4MiB";
 };
 inline ConfigOptions with_tables(std::vector<std::string> tables) {
     ConfigOptions o;

@@ -56,3 +56,41 @@ TEST_CASE("file sink truncates what was written after the checkpoint", "[sink]")
     CHECK(r.error().message.find("truncated or replaced outside walbus") != std::string::npos);
     fs::remove_all(tmpl);
 }
+
+TEST_CASE("a cut-off transaction is taken back, written or not", "[sink]") {
+    std::string tmpl = (fs::temp_directory_path() / "walbus-sink-XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    fs::path path = fs::path(tmpl) / "out.jsonl";
+    auto opened = LineSink::open_file(path.string(), false);
+    REQUIRE(opened);
+    auto& sink = **opened;
+    REQUIRE(sink.recover(0));
+    CHECK(sink.can_rewind());
+    sink.append("committed\n");
+    REQUIRE(sink.flush().value() == 10);
+    auto mark = sink.end_offset();
+    sink.append("partial 1\n");
+    REQUIRE(sink.write_out()); // a large transaction goes out before its Commit
+    CHECK(sink.buffered() == 0);
+    CHECK(read_all(path) == "committed\npartial 1\n");
+    sink.append("partial 2\n");
+    CHECK(sink.end_offset() == 30);
+    REQUIRE(sink.rewind(mark));
+    CHECK(sink.end_offset() == 10);
+    CHECK(read_all(path) == "committed\n");
+    sink.append("again\n");
+    REQUIRE(sink.flush().value() == 16);
+    CHECK(read_all(path) == "committed\nagain\n");
+    CHECK_FALSE(sink.rewind(100));
+
+    // Standard output cannot take back what it wrote, only what it still buffers.
+    auto out = LineSink::open_stdout();
+    REQUIRE(out);
+    REQUIRE((*out)->recover(500));
+    CHECK_FALSE((*out)->can_rewind());
+    CHECK((*out)->end_offset() == 500);
+    (*out)->append("never shown\n");
+    REQUIRE((*out)->rewind(500));
+    CHECK((*out)->buffered() == 0);
+    fs::remove_all(tmpl);
+}

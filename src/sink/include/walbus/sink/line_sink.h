@@ -22,7 +22,11 @@ public:
 
     [[nodiscard]] Result<void> recover(std::uint64_t durable_offset) override;
     void append(std::string_view bytes) override { buffer_.append(bytes); }
+    [[nodiscard]] std::uint64_t end_offset() const override { return offset_ + buffer_.size(); }
     [[nodiscard]] std::size_t buffered() const override { return buffer_.size(); }
+    [[nodiscard]] bool can_rewind() const override { return seekable_; }
+    [[nodiscard]] Result<void> write_out() override;
+    [[nodiscard]] Result<void> rewind(std::uint64_t offset) override;
     [[nodiscard]] Result<std::uint64_t> flush() override;
 
 private:
@@ -33,7 +37,8 @@ private:
     bool owns_fd_;
     bool fsync_;
     bool seekable_;
-    std::uint64_t offset_ = 0;
+    std::uint64_t offset_ = 0;  // bytes handed to the operating system
+    std::uint64_t durable_ = 0; // bytes made durable by the last flush
     std::string buffer_;
 };
 
