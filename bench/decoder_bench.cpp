@@ -50,7 +50,7 @@ struct Recording {
     std::uint64_t payload_bytes = 0;
 };
 
-std::uint64_t read_be(const char *p, int n) {
+std::uint64_t read_be(const char* p, int n) {
     std::uint64_t v = 0;
     for (int i = 0; i < n; ++i) {
         v = (v << 8) | static_cast<unsigned char>(p[i]);
@@ -58,14 +58,14 @@ std::uint64_t read_be(const char *p, int n) {
     return v;
 }
 
-bool load_recording(const char *path, Recording &rec) {
+bool load_recording(const char* path, Recording& rec) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         std::fprintf(stderr, "error: cannot open recording %s\n", path);
         return false;
     }
     rec.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    const std::string &b = rec.bytes;
+    const std::string& b = rec.bytes;
     std::size_t pos = 0;
     while (pos < b.size()) {
         if (b.size() - pos < kHeaderSize) {
@@ -90,7 +90,7 @@ bool load_recording(const char *path, Recording &rec) {
 enum class Mode { Copy, Decode, Json };
 
 // Tells the compiler that the memory behind p is read, so a copy into it cannot be dropped.
-inline void escape(const void *p) {
+inline void escape(const void* p) {
     asm volatile("" : : "r"(p) : "memory");
 }
 
@@ -101,7 +101,7 @@ struct Iteration {
 };
 
 // One pass over the recording. Returns false (after printing) when the decoder rejects a message.
-bool run_once(const Recording &rec, Mode mode, Iteration &it) {
+bool run_once(const Recording& rec, Mode mode, Iteration& it) {
     walbus::decoders::PgoutputDecoder decoder;
     walbus::decoders::PgoutputMessage msg;
     std::string buffer;
@@ -109,7 +109,7 @@ bool run_once(const Recording &rec, Mode mode, Iteration &it) {
     std::uint64_t produced = 0;
 
     auto t0 = std::chrono::steady_clock::now();
-    for (const Record &r : rec.records) {
+    for (const Record& r : rec.records) {
         if (mode == Mode::Copy) {
             buffer.assign(r.payload);
             escape(buffer.data());
@@ -122,13 +122,13 @@ bool run_once(const Recording &rec, Mode mode, Iteration &it) {
             return false;
         }
         changes += msg.changes.size();
-        for (const walbus::ChangeEvent &change : msg.changes) {
+        for (const walbus::ChangeEvent& change : msg.changes) {
             if (mode == Mode::Json) {
                 buffer.clear();
                 walbus::append_change_json(buffer, change);
                 produced += buffer.size();
             } else {
-                for (const walbus::Value &v : change.after.values) {
+                for (const walbus::Value& v : change.after.values) {
                     produced += v.data.size();
                 }
             }
@@ -142,7 +142,7 @@ bool run_once(const Recording &rec, Mode mode, Iteration &it) {
     return true;
 }
 
-const char *mode_name(Mode m) {
+const char* mode_name(Mode m) {
     switch (m) {
     case Mode::Copy: return "copy (reference)";
     case Mode::Decode: return "decode";
@@ -157,8 +157,8 @@ void usage() {
 
 } // namespace
 
-int main(int argc, char **argv) {
-    const char *path = nullptr;
+int main(int argc, char** argv) {
+    const char* path = nullptr;
     int iterations = 5;
     long long expect_changes = -1;
     for (int i = 1; i < argc; ++i) {
@@ -208,13 +208,13 @@ int main(int argc, char **argv) {
     std::uint64_t reference_changes = 0;
     for (Mode mode : {Mode::Copy, Mode::Decode, Mode::Json}) {
         std::vector<Iteration> runs(static_cast<std::size_t>(iterations));
-        for (Iteration &it : runs) {
+        for (Iteration& it : runs) {
             if (!run_once(rec, mode, it)) {
                 return kExitRuntime;
             }
         }
         // Every iteration must have done the same work; a difference means a decoder bug.
-        for (const Iteration &it : runs) {
+        for (const Iteration& it : runs) {
             if (it.changes != runs[0].changes || it.produced_bytes != runs[0].produced_bytes) {
                 std::fprintf(stderr, "error: %s: iterations disagree on their output\n",
                              mode_name(mode));
@@ -226,7 +226,7 @@ int main(int argc, char **argv) {
         }
 
         std::vector<double> secs;
-        for (const Iteration &it : runs) {
+        for (const Iteration& it : runs) {
             secs.push_back(it.seconds);
         }
         std::sort(secs.begin(), secs.end());

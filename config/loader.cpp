@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <system_error>
 #include <tuple>
 #include <utility>
@@ -144,33 +145,24 @@ public:
         : yaml_(yaml), file_(file_name), env_(env) {}
 
     LoadResult run() {
-        std::vector<YAML::Node> documents;
+        std::optional<YAML::Node> root;
         try {
-            documents = YAML::LoadAll(std::string(yaml_));
+            if (!check_documents()) {
+                return finish();
+            }
+            root.emplace(YAML::Load(std::string(yaml_))); // the first document only
         } catch (const YAML::Exception& e) {
             add_syntax_error(e);
             return finish();
         }
-        // A document with nothing in it (a trailing "---", a file of comments) does not count.
-        std::erase_if(documents, [](const YAML::Node& doc) { return doc.IsNull(); });
-        if (documents.empty()) {
-            add_unplaced("the configuration is empty; set at least " + required_key_list());
-            return finish();
-        }
-        if (documents.size() > 1) {
-            add(documents[1].Mark(), "only one YAML document is allowed; remove the '---' "
-                                     "before this one and what follows, or move it to its "
-                                     "own file");
-        }
-        const YAML::Node& root = documents.front();
-        if (!root.IsMap()) {
-            add(root.Mark(), "expected a map at the top level with keys such as source, sink "
-                             "and checkpoint, got " +
-                                 std::string(kind_of(root)));
+        if (!root->IsMap()) {
+            add(root->Mark(), "expected a map at the top level with keys such as source, sink "
+                              "and checkpoint, got " +
+                                  std::string(kind_of(*root)));
             return finish();
         }
         try {
-            walk_map(root, "");
+            walk_map(*root, "");
             check_requirements();
         } catch (const YAML::Exception& e) {
             add(e.mark, "cannot read the configuration: " + e.msg.substr(0, e.msg.find(": ")));
@@ -179,6 +171,90 @@ public:
     }
 
 private:
+    // Outlines the YAML stream: where each document starts and whether it holds anything.
+    class DocumentScanner final : public YAML::EventHandler {
+    public:
+        struct Document {
+            YAML::Mark start;   // the first token of the document
+            YAML::Mark content; // its top-level node
+            bool empty = true;
+        };
+
+        std::vector<Document> documents;
+
+        void OnDocumentStart(const YAML::Mark& mark) override {
+            documents.push_back({mark, mark, true});
+            depth_ = 0;
+        }
+        void OnDocumentEnd() override {}
+        void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { top_level(mark, false); }
+        void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { top_level(mark, true); }
+        void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                      const std::string&) override {
+            top_level(mark, true);
+        }
+        void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                             YAML::EmitterStyle::value) override {
+            top_level(mark, true);
+            ++depth_;
+        }
+        void OnSequenceEnd() override { --depth_; }
+        void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                        YAML::EmitterStyle::value) override {
+            top_level(mark, true);
+            ++depth_;
+        }
+        void OnMapEnd() override { --depth_; }
+
+    private:
+        void top_level(const YAML::Mark& mark, bool content) {
+            if (depth_ == 0 && !documents.empty()) {
+                documents.back().content = mark;
+                documents.back().empty = !content;
+            }
+        }
+
+        int depth_ = 0;
+    };
+
+    // Reports an empty file, a second document, or a stray token at the top level. yaml-cpp 0.7's
+    // LoadAll() loops forever on the last one (a lone ","): each document it starts there ends
+    // without consuming the token. Returns whether the first document is worth walking.
+    bool check_documents() {
+        std::istringstream in{std::string(yaml_)};
+        YAML::Parser parser(in);
+        DocumentScanner scanner;
+        while (parser.HandleNextDocument(scanner)) {
+            const auto& docs = scanner.documents;
+            if (docs.size() >= 2 && docs.back().start.pos <= docs[docs.size() - 2].start.pos) {
+                const auto pos = static_cast<std::size_t>(docs.back().start.pos);
+                const char c = pos < yaml_.size() ? yaml_[pos] : '\0';
+                const std::string what = std::string_view(",:?]}").find(c) != std::string::npos
+                                             ? "unexpected '" + std::string(1, c) + "'"
+                                             : std::string("unexpected text");
+                add(docs.back().start, "invalid YAML: " + what +
+                                           "; check the indentation and the quoting around this "
+                                           "place");
+                return false;
+            }
+        }
+        // A document with nothing in it (a trailing "---", a file of comments) does not count.
+        std::vector<DocumentScanner::Document>& docs = scanner.documents;
+        while (!docs.empty() && docs.back().empty) {
+            docs.pop_back();
+        }
+        if (docs.empty()) {
+            add_unplaced("the configuration is empty; set at least " + required_key_list());
+            return false;
+        }
+        if (docs.size() > 1) {
+            add(docs[1].content, "only one YAML document is allowed; remove the '---' before "
+                                 "this one and what follows, or move it to its own file");
+            return !docs.front().empty;
+        }
+        return true;
+    }
+
     struct Seen {
         YAML::Mark key;
         YAML::Mark value;

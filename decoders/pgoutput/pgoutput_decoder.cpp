@@ -85,8 +85,7 @@ std::string read_tuple(ByteReader& r, const Relation& rel, TupleKind kind, Tuple
             value.data.assign(r.bytes(static_cast<std::size_t>(len)));
             break;
         }
-        default:
-            return "unknown tuple column kind " + hex_byte(marker);
+        default: return "unknown tuple column kind " + hex_byte(marker);
         }
     }
     return {};
@@ -233,8 +232,8 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
             return malformed(kind, wal_start, "negative column count " + std::to_string(ncols));
         }
         if (ident != 'd' && ident != 'n' && ident != 'f' && ident != 'i') {
-            return malformed(kind, wal_start, "unknown replica identity '" +
-                                                  std::string(1, ident) + "'");
+            return malformed(kind, wal_start,
+                             "unknown replica identity '" + std::string(1, ident) + "'");
         }
         rel->schema = nspname.empty() ? "pg_catalog" : std::string(nspname);
         rel->table.assign(relname);
@@ -348,8 +347,8 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
             return truncated(kind, wal_start, r, size);
         }
         if (nrels < 0 || static_cast<std::size_t>(nrels) * 4 > r.remaining()) {
-            return malformed(kind, wal_start, "relation count " + std::to_string(nrels) +
-                                                  " exceeds the message");
+            return malformed(kind, wal_start,
+                             "relation count " + std::to_string(nrels) + " exceeds the message");
         }
         for (int i = 0; i < nrels; ++i) {
             auto rel = lookup(r.u32());
@@ -371,15 +370,16 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
             return truncated(kind, wal_start, r, size);
         }
         if (len < 0 || static_cast<std::size_t>(len) > r.remaining()) {
-            return malformed(kind, wal_start, "content length " + std::to_string(len) +
-                                                  " exceeds the message");
+            return malformed(kind, wal_start,
+                             "content length " + std::to_string(len) + " exceeds the message");
         }
         auto content = r.bytes(static_cast<std::size_t>(len));
         bool transactional = (flags & 1) != 0;
         if (transactional) {
             if (auto ok = need_txn(); !ok) return ok;
         }
-        ChangeEvent& c = transactional ? new_change(Operation::Message) : out.changes.emplace_back();
+        ChangeEvent& c =
+            transactional ? new_change(Operation::Message) : out.changes.emplace_back();
         if (!transactional) {
             // Sent as soon as it is decoded, outside any transaction: it is its own unit.
             c.op = Operation::Message;
@@ -396,8 +396,8 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
                                              ": unknown message type byte " + hex_byte(kind));
     }
     if (r.remaining() != 0) {
-        return malformed(kind, wal_start, std::to_string(r.remaining()) +
-                                              " unexpected bytes after the message");
+        return malformed(kind, wal_start,
+                         std::to_string(r.remaining()) + " unexpected bytes after the message");
     }
     return {};
 }

@@ -29,8 +29,8 @@ void setup_logging(LogFormat format, const std::string& level) {
     auto logger = std::make_shared<spdlog::logger>(
         "walbus", std::make_shared<spdlog::sinks::stderr_sink_mt>());
     if (format == LogFormat::Json) {
-        auto formatter = std::make_unique<spdlog::pattern_formatter>(
-            spdlog::pattern_time_type::utc, std::string("\n"));
+        auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc,
+                                                                     std::string("\n"));
         formatter->add_flag<JsonMessageFlag>('*').set_pattern(
             R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":%*})");
         logger->set_formatter(std::move(formatter));

@@ -22,7 +22,9 @@ constexpr int kExitConfig = 2;
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void on_signal(int) { g_stop.store(true); }
+extern "C" void on_signal(int) {
+    g_stop.store(true);
+}
 
 void install_signal_handlers() {
     struct sigaction sa {};

@@ -92,9 +92,9 @@ Result<std::optional<Checkpoint>> FileCheckpointStore::load() const {
 
 Result<void> FileCheckpointStore::store(const Checkpoint& cp) const {
     std::ostringstream text;
-    text << kHeader << "\ncommit_lsn=" << cp.position.commit_lsn.str() << "\nseq="
-         << cp.position.seq << "\nend_lsn=" << cp.end_lsn.str() << "\nsink_offset="
-         << cp.sink_offset << "\n";
+    text << kHeader << "\ncommit_lsn=" << cp.position.commit_lsn.str()
+         << "\nseq=" << cp.position.seq << "\nend_lsn=" << cp.end_lsn.str()
+         << "\nsink_offset=" << cp.sink_offset << "\n";
     const std::string body = text.str();
     const std::string tmp = path_ + ".tmp";
 

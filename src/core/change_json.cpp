@@ -21,9 +21,7 @@ namespace {
 
 void write_value(JsonWriter& w, std::string& out, const Column& column, const Value& value) {
     switch (value.kind) {
-    case ValueKind::Null:
-        w.null();
-        return;
+    case ValueKind::Null: w.null(); return;
     case ValueKind::Binary: {
         std::string encoded;
         append_base64(encoded, value.data);

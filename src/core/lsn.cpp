@@ -15,8 +15,8 @@ std::optional<Lsn> Lsn::parse(std::string_view text) {
     auto lo_part = text.substr(slash + 1);
     auto r1 = std::from_chars(hi_part.data(), hi_part.data() + hi_part.size(), hi, 16);
     auto r2 = std::from_chars(lo_part.data(), lo_part.data() + lo_part.size(), lo, 16);
-    if (r1.ec != std::errc{} || r1.ptr != hi_part.data() + hi_part.size() ||
-        r2.ec != std::errc{} || r2.ptr != lo_part.data() + lo_part.size()) {
+    if (r1.ec != std::errc{} || r1.ptr != hi_part.data() + hi_part.size() || r2.ec != std::errc{} ||
+        r2.ptr != lo_part.data() + lo_part.size()) {
         return std::nullopt;
     }
     return Lsn{(static_cast<std::uint64_t>(hi) << 32) | lo};

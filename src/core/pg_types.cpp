@@ -9,7 +9,9 @@
 namespace walbus::pg {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 bool all_digits(std::string_view s) {
     if (s.empty()) {
@@ -155,9 +157,7 @@ void append_value_json(std::string& out, std::uint32_t type_oid, std::string_vie
     case kJsonb:
         out.append(text); // the server only stores valid JSON
         return;
-    case kBytea:
-        append_bytea(out, text);
-        return;
+    case kBytea: append_bytea(out, text); return;
     case kTimestamp:
         if (append_iso_timestamp(out, text, false)) {
             return;
@@ -168,8 +168,7 @@ void append_value_json(std::string& out, std::uint32_t type_oid, std::string_vie
             return;
         }
         break;
-    default:
-        break;
+    default: break;
     }
     append_json_string(out, text);
 }
@@ -187,12 +186,11 @@ std::string format_utc_timestamp(std::int64_t unix_us) {
     year_month_day ymd{day};
     hh_mm_ss<microseconds> hms{tp - day};
     char buf[48];
-    int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ",
-                          static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                          static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                          static_cast<int>(hms.minutes().count()),
-                          static_cast<int>(hms.seconds().count()),
-                          static_cast<long long>(hms.subseconds().count()));
+    int n = std::snprintf(
+        buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ", static_cast<int>(ymd.year()),
+        static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+        static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+        static_cast<int>(hms.seconds().count()), static_cast<long long>(hms.subseconds().count()));
     last_us = unix_us;
     last_text.assign(buf, static_cast<std::size_t>(n));
     return last_text;

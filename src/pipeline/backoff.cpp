@@ -21,7 +21,8 @@ std::chrono::milliseconds Backoff::next() {
     }
     std::int64_t half = ceiling / 2;
     std::int64_t span = ceiling - half + 1;
-    return std::chrono::milliseconds(half + static_cast<std::int64_t>(random % static_cast<std::uint64_t>(span)));
+    return std::chrono::milliseconds(
+        half + static_cast<std::int64_t>(random % static_cast<std::uint64_t>(span)));
 }
 
 } // namespace walbus

@@ -31,20 +31,20 @@ struct Pipeline::State {
     FileCheckpointStore store;
     std::unique_ptr<Sink> sink;
 
-    Checkpoint durable;                 // what the checkpoint file says
-    Checkpoint pending;                 // what the next flush will store
+    Checkpoint durable; // what the checkpoint file says
+    Checkpoint pending; // what the next flush will store
     bool has_pending = false;
     Clock::time_point first_unflushed;
 
     decoders::PgoutputDecoder decoder;
     decoders::PgoutputMessage message;
-    std::string line;                   // reused for each change's JSON
-    bool in_txn = false;                // between Begin and Commit
-    std::uint64_t txn_mark = 0;         // sink offset where the open transaction started
-    Position txn_last;                  // position of its last change written
+    std::string line;           // reused for each change's JSON
+    bool in_txn = false;        // between Begin and Commit
+    std::uint64_t txn_mark = 0; // sink offset where the open transaction started
+    Position txn_last;          // position of its last change written
     bool txn_wrote = false;
 
-    Lsn written;                        // furthest WAL received
+    Lsn written; // furthest WAL received
     Lsn server_wal_end;
     bool stop_reached = false;
 
@@ -110,12 +110,12 @@ struct Pipeline::State {
             return;
         }
         double seconds = std::chrono::duration<double>(elapsed).count();
-        double rate = seconds > 0 ? static_cast<double>(changes_total - changes_at_last_stats) / seconds
-                                  : 0.0;
+        double rate = seconds > 0
+                          ? static_cast<double>(changes_total - changes_at_last_stats) / seconds
+                          : 0.0;
         spdlog::info("progress: {} changes in {} transactions, {:.0f} changes/s, checkpoint at "
                      "{}, server WAL end {}",
-                     changes_total, txns_total, rate, durable.end_lsn.str(),
-                     server_wal_end.str());
+                     changes_total, txns_total, rate, durable.end_lsn.str(), server_wal_end.str());
         last_stats = now;
         changes_at_last_stats = changes_total;
     }
@@ -251,7 +251,8 @@ struct Pipeline::State {
             auto now = Clock::now();
             auto wait = std::min<Clock::duration>(kMaxPoll, next_status - now);
             if (has_pending) {
-                wait = std::min<Clock::duration>(wait, first_unflushed + config.sink.flush_interval - now);
+                wait = std::min<Clock::duration>(wait, first_unflushed +
+                                                           config.sink.flush_interval - now);
             }
             wait = std::max<Clock::duration>(wait, Clock::duration::zero());
             auto m = stream.next(std::chrono::duration_cast<milliseconds>(wait));

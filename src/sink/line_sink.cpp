@@ -27,8 +27,8 @@ LineSink::~LineSink() {
 }
 
 Result<std::unique_ptr<LineSink>> LineSink::open_stdout() {
-    return std::unique_ptr<LineSink>(new LineSink(STDOUT_FILENO, "standard output", false,
-                                                  false, false));
+    return std::unique_ptr<LineSink>(
+        new LineSink(STDOUT_FILENO, "standard output", false, false, false));
 }
 
 Result<std::unique_ptr<LineSink>> LineSink::open_file(const std::string& path, bool fsync) {
@@ -57,8 +57,7 @@ Result<void> LineSink::recover(std::uint64_t durable_offset) {
                         " were written; it was truncated or replaced outside walbus. Restore it, "
                         "or remove the checkpoint file to start over from the slot's position");
     }
-    if (size > durable_offset &&
-        ::ftruncate(fd_, static_cast<off_t>(durable_offset)) != 0) {
+    if (size > durable_offset && ::ftruncate(fd_, static_cast<off_t>(durable_offset)) != 0) {
         return io_error("cannot truncate sink file " + name_ + " to its checkpointed size");
     }
     if (::lseek(fd_, static_cast<off_t>(durable_offset), SEEK_SET) < 0) {

@@ -283,17 +283,19 @@ Result<void> ReplicationStream::prepare() {
         const auto& [schema, table] = tables.back();
         auto found = c.exec("SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
                             "ON n.oid = c.relnamespace WHERE n.nspname = " +
-                                quote_literal(schema) + " AND c.relname = " +
-                                quote_literal(table) + " AND c.relkind IN ('r', 'p')",
+                                quote_literal(schema) + " AND c.relname = " + quote_literal(table) +
+                                " AND c.relkind IN ('r', 'p')",
                             "looking up table " + schema + "." + table);
         if (!found) {
             return std::unexpected(found.error());
         }
         if (PQntuples(found->get()) == 0) {
-            return fail(ErrorCode::ServerSetup,
-                        "table " + schema + "." + table + " (in source.tables) does not exist in "
-                        "database " + system_.database + "; create it or remove it from "
-                        "source.tables");
+            return fail(ErrorCode::ServerSetup, "table " + schema + "." + table +
+                                                    " (in source.tables) does not exist in "
+                                                    "database " +
+                                                    system_.database +
+                                                    "; create it or remove it from "
+                                                    "source.tables");
         }
     }
 
@@ -307,9 +309,11 @@ Result<void> ReplicationStream::prepare() {
     if (PQntuples(pub->get()) == 0) {
         if (!s.create_publication) {
             return fail(ErrorCode::ServerSetup,
-                        "publication \"" + s.publication + "\" does not exist; create it with "
-                        "CREATE PUBLICATION " + quote_ident(s.publication) +
-                        " FOR TABLE ... or set source.create_publication: true");
+                        "publication \"" + s.publication +
+                            "\" does not exist; create it with "
+                            "CREATE PUBLICATION " +
+                            quote_ident(s.publication) +
+                            " FOR TABLE ... or set source.create_publication: true");
         }
         std::string sql = "CREATE PUBLICATION " + quote_ident(s.publication);
         if (tables.empty()) {
@@ -346,7 +350,8 @@ Result<void> ReplicationStream::prepare() {
 
     // Slot.
     auto slot = c.exec("SELECT plugin, database FROM pg_catalog.pg_replication_slots "
-                       "WHERE slot_name = " + quote_literal(s.slot),
+                       "WHERE slot_name = " +
+                           quote_literal(s.slot),
                        "looking up replication slot " + s.slot);
     if (!slot) {
         return std::unexpected(slot.error());
@@ -354,9 +359,11 @@ Result<void> ReplicationStream::prepare() {
     if (PQntuples(slot->get()) == 0) {
         if (!s.create_slot) {
             return fail(ErrorCode::ServerSetup,
-                        "replication slot \"" + s.slot + "\" does not exist; create it with "
-                        "SELECT pg_create_logical_replication_slot(" + quote_literal(s.slot) +
-                        ", 'pgoutput') or set source.create_slot: true");
+                        "replication slot \"" + s.slot +
+                            "\" does not exist; create it with "
+                            "SELECT pg_create_logical_replication_slot(" +
+                            quote_literal(s.slot) +
+                            ", 'pgoutput') or set source.create_slot: true");
         }
         auto created = c.exec("CREATE_REPLICATION_SLOT " + quote_ident(s.slot) +
                                   " LOGICAL pgoutput NOEXPORT_SNAPSHOT",
@@ -372,13 +379,14 @@ Result<void> ReplicationStream::prepare() {
         return fail(ErrorCode::ServerSetup,
                     "replication slot \"" + s.slot + "\" uses the " + plugin +
                         " plugin, not pgoutput; set source.slot to another name or drop it with "
-                        "SELECT pg_drop_replication_slot(" + quote_literal(s.slot) + ")");
+                        "SELECT pg_drop_replication_slot(" +
+                        quote_literal(s.slot) + ")");
     }
     if (database != system_.database) {
-        return fail(ErrorCode::ServerSetup,
-                    "replication slot \"" + s.slot + "\" belongs to database " + database +
-                        ", not " + system_.database + "; connect to " + database +
-                        " or use another slot name");
+        return fail(ErrorCode::ServerSetup, "replication slot \"" + s.slot +
+                                                "\" belongs to database " + database + ", not " +
+                                                system_.database + "; connect to " + database +
+                                                " or use another slot name");
     }
     return {};
 }
@@ -397,7 +405,8 @@ Result<void> ReplicationStream::start(Lsn start) {
         if (e.code == ErrorCode::SlotInUse) {
             e.message = "replication slot \"" + c.settings.slot +
                         "\" is in use by another process (another walbus, or a previous one "
-                        "whose connection the server has not closed yet): " + e.message;
+                        "whose connection the server has not closed yet): " +
+                        e.message;
         }
         return std::unexpected(e);
     }
@@ -418,8 +427,9 @@ Result<StreamMessage> ReplicationStream::next(std::chrono::milliseconds timeout)
             auto n = static_cast<std::size_t>(len);
             if (p[0] == 'w') {
                 if (n < 25) {
-                    return fail(ErrorCode::Protocol, "XLogData message of " + std::to_string(n) +
-                                                         " bytes is shorter than its 25-byte header");
+                    return fail(ErrorCode::Protocol,
+                                "XLogData message of " + std::to_string(n) +
+                                    " bytes is shorter than its 25-byte header");
                 }
                 m.type = StreamMessage::Type::XLogData;
                 m.wal_start = Lsn{get_u64(p + 1)};
@@ -460,8 +470,8 @@ Result<StreamMessage> ReplicationStream::next(std::chrono::milliseconds timeout)
         pollfd pfd{PQsocket(c.conn), POLLIN, 0};
         int ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
         if (ready < 0 && errno != EINTR) {
-            return fail(ErrorCode::Connection, std::string("poll on the replication socket: ") +
-                                                   std::strerror(errno));
+            return fail(ErrorCode::Connection,
+                        std::string("poll on the replication socket: ") + std::strerror(errno));
         }
         if (ready <= 0) {
             return StreamMessage{};

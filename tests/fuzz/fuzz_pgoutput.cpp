@@ -20,8 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     while (input.size() - pos >= 12) {
         std::uint64_t lsn = 0;
         std::uint32_t len = 0;
-        for (int i = 0; i < 8; ++i) lsn = (lsn << 8) | static_cast<unsigned char>(input[pos + i]);
-        for (int i = 8; i < 12; ++i) len = (len << 8) | static_cast<unsigned char>(input[pos + i]);
+        for (int i = 0; i < 8; ++i)
+            lsn = (lsn << 8) | static_cast<unsigned char>(input[pos + i]);
+        for (int i = 8; i < 12; ++i)
+            len = (len << 8) | static_cast<unsigned char>(input[pos + i]);
         pos += 12;
         std::size_t n = std::min<std::size_t>(len, input.size() - pos);
         auto result = decoder.decode(input.substr(pos, n), walbus::Lsn{lsn}, message);

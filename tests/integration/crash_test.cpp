@@ -40,8 +40,8 @@ public:
         }
     }
 
-    std::set<std::pair<int, int>> committed_rows;   // (batch, row)
-    std::map<int, int> committed_bumps;             // counter id → number of committed bumps
+    std::set<std::pair<int, int>> committed_rows; // (batch, row)
+    std::map<int, int> committed_bumps;           // counter id → number of committed bumps
     int committed = 0;
     int rolled_back = 0;
 
@@ -79,8 +79,7 @@ private:
 
 } // namespace
 
-TEST_CASE("kill -9 at random moments under load: every committed change exactly once",
-          "[crash]") {
+TEST_CASE("kill -9 at random moments under load: every committed change exactly once", "[crash]") {
     TestDb db("crash");
     db.conn().exec("CREATE TABLE load (batch int, n int, payload text, PRIMARY KEY (batch, n));"
                    "CREATE TABLE counters (id int PRIMARY KEY, v int NOT NULL);"
@@ -133,8 +132,8 @@ TEST_CASE("kill -9 at random moments under load: every committed change exactly 
                 counter_values[std::stoi(e.after->at("id"))].push_back(std::stoi(e.after->at("v")));
             }
         }
-        CHECK(load_inserts == seen.size());          // nothing twice
-        CHECK(seen == load.committed_rows);         // nothing missing, nothing rolled back
+        CHECK(load_inserts == seen.size()); // nothing twice
+        CHECK(seen == load.committed_rows); // nothing missing, nothing rolled back
         for (const auto& [id, values] : counter_values) {
             // Per key, in commit order: v went 1, 2, 3, ... with no repeat and no gap.
             INFO("counter " << id);

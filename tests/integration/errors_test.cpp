@@ -36,8 +36,12 @@ public:
     std::string dsn(const std::string& db = "postgres") const {
         return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=" + db;
     }
-    void halt() { REQUIRE(std::system((script() + " halt " + (dir_ / "pg").string()).c_str()) == 0); }
-    void resume() { REQUIRE(std::system((script() + " resume " + (dir_ / "pg").string()).c_str()) == 0); }
+    void halt() {
+        REQUIRE(std::system((script() + " halt " + (dir_ / "pg").string()).c_str()) == 0);
+    }
+    void resume() {
+        REQUIRE(std::system((script() + " resume " + (dir_ / "pg").string()).c_str()) == 0);
+    }
 
 private:
     static std::string script() { return std::string(WALBUS_SCRIPTS_DIR) + "/pg-tmp.sh"; }
@@ -62,7 +66,8 @@ TEST_CASE("wal_level other than logical is explained", "[errors]") {
 
 TEST_CASE("missing slot, publication or table, not to be created", "[errors]") {
     TestDb db("err_missing");
-    db.conn().exec("CREATE TABLE present (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)");
+    db.conn().exec(
+        "CREATE TABLE present (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)");
     TempDir dir;
 
     ConfigOptions o;
@@ -70,8 +75,9 @@ TEST_CASE("missing slot, publication or table, not to be created", "[errors]") {
     o.create_publication = false;
     auto r = run_walbus({"run", "-c", write_config(dir, db, o).string()}, dir);
     CHECK(r.code == 1);
-    CHECK(contains(r.err, "publication \"walbus\" does not exist; create it with CREATE PUBLICATION "
-                          "\"walbus\" FOR TABLE ... or set source.create_publication: true"));
+    CHECK(contains(r.err,
+                   "publication \"walbus\" does not exist; create it with CREATE PUBLICATION "
+                   "\"walbus\" FOR TABLE ... or set source.create_publication: true"));
 
     db.conn().exec("CREATE PUBLICATION walbus FOR TABLE other");
     r = run_walbus({"run", "-c", write_config(dir, db, o).string()}, dir);
@@ -114,8 +120,8 @@ TEST_CASE("a bad DSN or password: clear message, never the password", "[errors]"
     CHECK_FALSE(contains(r.err, "Sup3rSecretPw"));
 
     // A wrong password: a runtime failure that says so.
-    o.dsn = "host=127.0.0.1 port=" + std::to_string(server_port()) + " user=walbus_pw dbname=" +
-            db.name() + " password=Wr0ngSecretPw";
+    o.dsn = "host=127.0.0.1 port=" + std::to_string(server_port()) +
+            " user=walbus_pw dbname=" + db.name() + " password=Wr0ngSecretPw";
     r = run_walbus({"run", "-c", write_config(dir, db, o).string()}, dir);
     CHECK(r.code == 1);
     CHECK(contains(r.err, "password authentication failed for user \"walbus_pw\""));
@@ -123,11 +129,11 @@ TEST_CASE("a bad DSN or password: clear message, never the password", "[errors]"
     CHECK_FALSE(contains(r.err, "Wr0ngSecretPw"));
 
     // The password from the environment, right this time.
-    o.dsn = "host=127.0.0.1 port=" + std::to_string(server_port()) + " user=walbus_pw dbname=" +
-            db.name() + " password=${PW}";
-    r = run_walbus({"run", "-c", write_config(dir, db, o).string(), "--stop-at-lsn",
-                    db.current_wal_lsn()},
-                   dir, {{"PW", "right-one"}});
+    o.dsn = "host=127.0.0.1 port=" + std::to_string(server_port()) +
+            " user=walbus_pw dbname=" + db.name() + " password=${PW}";
+    r = run_walbus(
+        {"run", "-c", write_config(dir, db, o).string(), "--stop-at-lsn", db.current_wal_lsn()},
+        dir, {{"PW", "right-one"}});
     INFO(r.err);
     CHECK(r.code == 0);
 
@@ -166,7 +172,8 @@ TEST_CASE("a slot in use by another process is reported and retried", "[errors]"
     Walbus first({"run", "-c", config.string()}, dir / "first.out", dir / "first.err");
     REQUIRE(eventually([&] {
         return db.conn().value("SELECT count(*) FROM pg_replication_slots WHERE active AND "
-                               "slot_name = '" + db.name() + "'") == "1";
+                               "slot_name = '" +
+                               db.name() + "'") == "1";
     }));
 
     TempDir dir2;

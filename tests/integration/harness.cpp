@@ -31,8 +31,8 @@ int server_port() {
 }
 
 std::string server_dsn(const std::string& dbname, const std::string& extra) {
-    return "host=127.0.0.1 port=" + std::to_string(server_port()) + " user=postgres dbname=" +
-           dbname + (extra.empty() ? "" : " " + extra);
+    return "host=127.0.0.1 port=" + std::to_string(server_port()) +
+           " user=postgres dbname=" + dbname + (extra.empty() ? "" : " " + extra);
 }
 
 Conn::Conn(const std::string& dsn) {
@@ -41,10 +41,13 @@ Conn::Conn(const std::string& dsn) {
         std::string err = PQerrorMessage(conn_);
         FAIL("cannot connect to the test server: " << err);
     }
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
 }
 
-Conn::~Conn() { PQfinish(conn_); }
+Conn::~Conn() {
+    PQfinish(conn_);
+}
 
 bool Conn::try_exec(const std::string& sql) {
     PGresult* r = PQexec(conn_, sql.c_str());
@@ -194,7 +197,9 @@ std::optional<int> Walbus::wait(std::chrono::milliseconds timeout) {
     return status_;
 }
 
-std::string Walbus::stderr_text() const { return read_file(err_); }
+std::string Walbus::stderr_text() const {
+    return read_file(err_);
+}
 
 Finished run_walbus(const std::vector<std::string>& args, const TempDir& dir,
                     std::map<std::string, std::string> env, std::chrono::milliseconds timeout) {

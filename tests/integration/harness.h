@@ -107,13 +107,13 @@ Finished run_walbus(const std::vector<std::string>& args, const TempDir& dir,
 
 // Writes a walbus configuration for `db` with a file sink into dir; returns its path.
 struct ConfigOptions {
-    std::string slot;              // default: the database's name (slots are per server)
+    std::string slot; // default: the database's name (slots are per server)
     std::string publication = "walbus";
     std::vector<std::string> tables;
     bool create_slot = true;
     bool create_publication = true;
-    std::string dsn;               // default: the test database's DSN
-    std::string extra_source;      // more YAML lines under source:, indented by 2
+    std::string dsn;          // default: the test database's DSN
+    std::string extra_source; // more YAML lines under source:, indented by 2
     std::string flush_interval = "50ms";
     std::string flush_bytes = "4MiB";
 };

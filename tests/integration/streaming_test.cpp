@@ -37,8 +37,9 @@ std::vector<Event> of_table(const std::vector<Event>& events, const std::string&
 TEST_CASE("changes of several tables in one transaction arrive whole, in commit order",
           "[streaming]") {
     TestDb db("stream_dml");
-    db.conn().exec("CREATE TABLE catalog_items (id int PRIMARY KEY, name text, price numeric(10,2));"
-                   "CREATE TABLE orders (order_id bigint PRIMARY KEY, item_id int, state text)");
+    db.conn().exec(
+        "CREATE TABLE catalog_items (id int PRIMARY KEY, name text, price numeric(10,2));"
+        "CREATE TABLE orders (order_id bigint PRIMARY KEY, item_id int, state text)");
     TempDir dir;
     auto config = write_config(dir, db, with_tables({"catalog_items", "public.orders"}));
     start_capture(dir, db, config);
@@ -242,8 +243,7 @@ TEST_CASE("typed values", "[streaming]") {
     CHECK(a["pt"] == "\"(1,2)\"");
 }
 
-TEST_CASE("SIGTERM stops cleanly; a restart resumes with no duplicate and no gap",
-          "[streaming]") {
+TEST_CASE("SIGTERM stops cleanly; a restart resumes with no duplicate and no gap", "[streaming]") {
     TestDb db("stream_restart");
     db.conn().exec("CREATE TABLE t (id int PRIMARY KEY)");
     TempDir dir;
@@ -260,7 +260,9 @@ TEST_CASE("SIGTERM stops cleanly; a restart resumes with no duplicate and no gap
         Walbus w({"run", "--config", config.string()}, dir / "stdout", dir / "stderr");
         commit_some(20);
         int expected = next;
-        REQUIRE(eventually([&] { return parse_events(dir / "events.jsonl").size() >= static_cast<std::size_t>(expected); }));
+        REQUIRE(eventually([&] {
+            return parse_events(dir / "events.jsonl").size() >= static_cast<std::size_t>(expected);
+        }));
         w.signal(SIGTERM);
         auto code = w.wait();
         INFO(w.stderr_text());
@@ -319,14 +321,16 @@ TEST_CASE("the flush LSN reported to the server never passes the durable checkpo
     start_capture(dir, db, config);
     auto confirmed = [&] {
         return db.conn().value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE "
-                               "slot_name = '" + db.name() + "'");
+                               "slot_name = '" +
+                               db.name() + "'");
     };
     auto initial = confirmed();
 
     Walbus w({"run", "-c", config.string()}, dir / "w.out", dir / "w.err");
     REQUIRE(eventually([&] {
         return db.conn().value("SELECT count(*) FROM pg_replication_slots WHERE active AND "
-                               "slot_name = '" + db.name() + "'") == "1";
+                               "slot_name = '" +
+                               db.name() + "'") == "1";
     }));
     for (int i = 0; i < 20; ++i) {
         db.conn().exec("INSERT INTO t VALUES (" + std::to_string(i) + ")");

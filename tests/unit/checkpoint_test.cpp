@@ -44,20 +44,17 @@ TEST_CASE("a damaged checkpoint file is an error, not a fresh start", "[checkpoi
     auto dir = temp_dir();
     auto path = dir / "cp";
     FileCheckpointStore store(path.string());
-    {
-        std::ofstream(path) << "something else\n";
-    }
+    { std::ofstream(path) << "something else\n"; }
     auto r = store.load();
     REQUIRE_FALSE(r);
     CHECK(r.error().message.find("not a walbus checkpoint") != std::string::npos);
-    {
-        std::ofstream(path) << "walbus checkpoint v1\ncommit_lsn=0/10\nseq=1\n";
-    }
+    { std::ofstream(path) << "walbus checkpoint v1\ncommit_lsn=0/10\nseq=1\n"; }
     r = store.load();
     REQUIRE_FALSE(r);
     CHECK(r.error().message.find("incomplete") != std::string::npos);
     {
-        std::ofstream(path) << "walbus checkpoint v1\ncommit_lsn=zz\nseq=1\nend_lsn=0/1\nsink_offset=0\n";
+        std::ofstream(path)
+            << "walbus checkpoint v1\ncommit_lsn=zz\nseq=1\nend_lsn=0/1\nsink_offset=0\n";
     }
     r = store.load();
     REQUIRE_FALSE(r);

@@ -61,8 +61,8 @@ TEST_CASE("utf-8 validation", "[core]") {
     CHECK(is_valid_utf8("plain"));
     CHECK(is_valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));
     CHECK_FALSE(is_valid_utf8("\xc3"));
-    CHECK_FALSE(is_valid_utf8("\xc0\xaf"));         // overlong
-    CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));     // surrogate
+    CHECK_FALSE(is_valid_utf8("\xc0\xaf"));     // overlong
+    CHECK_FALSE(is_valid_utf8("\xed\xa0\x80")); // surrogate
     CHECK_FALSE(is_valid_utf8("\xff"));
 }
 
@@ -136,9 +136,11 @@ TEST_CASE("a change event as a json line", "[core]") {
     c.lsn = Lsn{0x100};
     c.position = Position{Lsn{0x200}, 3};
     c.commit_time_us = 946'684'800'000'000;
-    c.before = Tuple{TupleKind::Key, {{ValueKind::Text, "7"}, {ValueKind::Null, ""}, {ValueKind::Null, ""}}};
-    c.after = Tuple{TupleKind::New,
-                    {{ValueKind::Text, "7"}, {ValueKind::Text, "19.99"}, {ValueKind::Unchanged, ""}}};
+    c.before = Tuple{TupleKind::Key,
+                     {{ValueKind::Text, "7"}, {ValueKind::Null, ""}, {ValueKind::Null, ""}}};
+    c.after =
+        Tuple{TupleKind::New,
+              {{ValueKind::Text, "7"}, {ValueKind::Text, "19.99"}, {ValueKind::Unchanged, ""}}};
     std::string out;
     append_change_json(out, c);
     CHECK(out == R"({"op":"update","source":{"schema":"public","table":"catalog_items",)"

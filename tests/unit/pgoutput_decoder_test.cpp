@@ -67,8 +67,8 @@ void describe(std::string& out, const PgoutputMessage& m) {
         return;
     case PgoutputKind::Relation: {
         const Relation& r = *m.relation;
-        out += "RELATION " + r.schema + "." + r.table + " identity=" +
-               std::string(1, static_cast<char>(r.identity)) + " columns=";
+        out += "RELATION " + r.schema + "." + r.table +
+               " identity=" + std::string(1, static_cast<char>(r.identity)) + " columns=";
         for (std::size_t i = 0; i < r.columns.size(); ++i) {
             const Column& c = r.columns[i];
             out += (i ? "," : "") + c.name + ":" + std::to_string(c.type_oid) +
@@ -78,12 +78,8 @@ void describe(std::string& out, const PgoutputMessage& m) {
         out += "\n";
         return;
     }
-    case PgoutputKind::Type:
-        out += "TYPE\n";
-        return;
-    case PgoutputKind::Origin:
-        out += "ORIGIN\n";
-        return;
+    case PgoutputKind::Type: out += "TYPE\n"; return;
+    case PgoutputKind::Origin: out += "ORIGIN\n"; return;
     default:
         for (const auto& c : m.changes) {
             append_change_json(out, c);
@@ -136,8 +132,8 @@ TEST_CASE("every truncation of every recorded message is an error naming the lsn
             for (std::size_t len = 0; len < rec.data.size(); ++len) {
                 PgoutputDecoder copy = decoder;
                 auto r = copy.decode(std::string_view(rec.data).substr(0, len), rec.wal_start, m);
-                INFO(bin.filename().string() << " message at " << rec.wal_start.str()
-                                             << " cut to " << len << " of " << rec.data.size());
+                INFO(bin.filename().string() << " message at " << rec.wal_start.str() << " cut to "
+                                             << len << " of " << rec.data.size());
                 REQUIRE_FALSE(r);
                 CHECK(r.error().code == ErrorCode::Protocol);
                 CHECK(r.error().message.find(rec.wal_start.str()) != std::string::npos);
@@ -162,7 +158,8 @@ TEST_CASE("corrupted bytes never crash the decoder", "[pgoutput]") {
         PgoutputMessage m;
         for (const auto& rec : read_recording(bin)) {
             for (std::size_t i = 0; i < rec.data.size(); ++i) {
-                const unsigned char values[] = {0x00, 0xff, 0x7f, 0x80, static_cast<unsigned char>(next())};
+                const unsigned char values[] = {0x00, 0xff, 0x7f, 0x80,
+                                                static_cast<unsigned char>(next())};
                 for (unsigned char v : values) {
                     std::string bad = rec.data;
                     bad[i] = static_cast<char>(v);

@@ -40,8 +40,8 @@ struct PgoutputMessage {
 
     // Begin and Commit
     Xid xid = 0;
-    Lsn commit_lsn;           // Begin's final_lsn, Commit's commit_lsn
-    Lsn end_lsn;              // Commit: end of the commit record; the LSN to confirm as flushed
+    Lsn commit_lsn; // Begin's final_lsn, Commit's commit_lsn
+    Lsn end_lsn;    // Commit: end of the commit record; the LSN to confirm as flushed
     std::int64_t commit_time_us = 0;
 
     // Relation: the new version of the table's description
@@ -60,7 +60,8 @@ struct PgoutputMessage {
 // and the server resends the transaction); relations described so far stay known.
 class PgoutputDecoder {
 public:
-    [[nodiscard]] Result<void> decode(std::string_view message, Lsn wal_start, PgoutputMessage& out);
+    [[nodiscard]] Result<void> decode(std::string_view message, Lsn wal_start,
+                                      PgoutputMessage& out);
 
     [[nodiscard]] bool in_transaction() const { return in_txn_; }
     [[nodiscard]] const TypeInfo* type(std::uint32_t oid) const;

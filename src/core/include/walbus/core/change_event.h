@@ -63,10 +63,10 @@ struct ChangeEvent {
     Tuple after;
 
     Xid xid = 0;
-    Lsn lsn;                          // WAL location of the change itself
-    Position position;                // (commit LSN of its transaction, index in it)
-    std::int64_t commit_time_us = 0;  // microseconds since the Unix epoch, UTC
-    std::string origin;               // replication origin, when the transaction had one
+    Lsn lsn;                         // WAL location of the change itself
+    Position position;               // (commit LSN of its transaction, index in it)
+    std::int64_t commit_time_us = 0; // microseconds since the Unix epoch, UTC
+    std::string origin;              // replication origin, when the transaction had one
 
     // Truncate
     bool truncate_cascade = false;

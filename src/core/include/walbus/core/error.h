@@ -10,14 +10,14 @@ namespace walbus {
 // Every expected failure has one of these codes. What to do about it (retry or stop, and with
 // which exit code) is decided in code from the code, never by matching message text.
 enum class ErrorCode {
-    Config,         // invalid configuration or usage: exit 2
-    Protocol,       // malformed replication protocol bytes
-    Connection,     // the server went away or cannot be reached: retried with backoff
-    SlotInUse,      // the replication slot is active for another process: retried
-    Auth,           // authentication failed
-    ServerSetup,    // wal_level, missing slot/publication/table: the user must act
-    Server,         // any other error reported by PostgreSQL
-    Io,             // local file system
+    Config,      // invalid configuration or usage: exit 2
+    Protocol,    // malformed replication protocol bytes
+    Connection,  // the server went away or cannot be reached: retried with backoff
+    SlotInUse,   // the replication slot is active for another process: retried
+    Auth,        // authentication failed
+    ServerSetup, // wal_level, missing slot/publication/table: the user must act
+    Server,      // any other error reported by PostgreSQL
+    Io,          // local file system
     Internal,
 };
 

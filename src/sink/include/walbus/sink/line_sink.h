@@ -17,7 +17,7 @@ class LineSink : public Sink {
 public:
     [[nodiscard]] static Result<std::unique_ptr<LineSink>> open_stdout();
     [[nodiscard]] static Result<std::unique_ptr<LineSink>> open_file(const std::string& path,
-                                                                      bool fsync);
+                                                                     bool fsync);
     ~LineSink() override;
 
     [[nodiscard]] Result<void> recover(std::uint64_t durable_offset) override;

@@ -13,10 +13,10 @@
 namespace walbus::source {
 
 struct SourceSettings {
-    std::string dsn;                    // secret: never logged, never in error messages
+    std::string dsn; // secret: never logged, never in error messages
     std::string slot;
     std::string publication;
-    std::vector<std::string> tables;    // "schema.table" or "table" (schema public)
+    std::vector<std::string> tables; // "schema.table" or "table" (schema public)
     bool create_slot = true;
     bool create_publication = false;
     std::string application_name = "walbus";
@@ -34,10 +34,10 @@ struct SystemInfo {
 struct StreamMessage {
     enum class Type { None, XLogData, Keepalive };
     Type type = Type::None;
-    Lsn wal_start;           // XLogData: LSN of the record the payload came from
-    Lsn wal_end;             // the server's current end of WAL
+    Lsn wal_start; // XLogData: LSN of the record the payload came from
+    Lsn wal_end;   // the server's current end of WAL
     bool reply_requested = false;
-    std::string_view data;   // XLogData payload, valid until the next call to next()
+    std::string_view data; // XLogData payload, valid until the next call to next()
 };
 
 // A libpq replication connection (replication=database) to one database: the checks and set-up
