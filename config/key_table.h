@@ -16,7 +16,9 @@
 
 namespace walbus::config::detail {
 
-template <class... Ts> struct Overloaded : Ts... { using Ts::operator()...; };
+template <class... Ts> struct Overloaded : Ts... {
+    using Ts::operator()...;
+};
 
 // An extra rule for a string value (or for each element of a list). Returns an empty string
 // when the value is acceptable, otherwise the complete diagnostic message. `key` is the dotted

@@ -15,6 +15,7 @@
 #include <tuple>
 #include <utility>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "key_table.h"
@@ -121,6 +122,18 @@ std::string default_hint(const KeyDecl& decl) {
 // ", got 'value'" for an ordinary key, nothing for a secret one.
 std::string got(const KeyDecl& decl, std::string_view text) {
     return decl.secret ? std::string() : ", got '" + std::string(text) + "'";
+}
+
+// "'slott' " for a key that looks like a key name. Anything else (a mis-quoted value that
+// became a key, say) may hold a secret, so it is left out of the message.
+std::string shown_key(const std::string& name) {
+    constexpr std::size_t kMaxShown = 64;
+    const bool plain =
+        !name.empty() && name.size() <= kMaxShown && std::ranges::all_of(name, [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' ||
+                   c == '.' || c == '<';
+        });
+    return plain ? "'" + name + "' " : std::string();
 }
 
 std::string did_you_mean(std::string_view suggestion) {
@@ -323,7 +336,7 @@ private:
             const std::string& name = key.Scalar();
             const auto [first, inserted] = lines.emplace(name, key.Mark().line + 1);
             if (!inserted) {
-                add(key.Mark(), "duplicate key '" + name + "' " + where(prefix) +
+                add(key.Mark(), "duplicate key " + shown_key(name) + where(prefix) +
                                     "; it is already set on line " + std::to_string(first->second) +
                                     ", remove one of them");
                 continue;
@@ -358,7 +371,7 @@ private:
 
     void unknown_key(const YAML::Node& key, const std::string& name, std::string_view prefix) {
         const std::vector<std::string_view> children = children_of(prefix);
-        std::string message = "unknown key '" + name + "' " + where(prefix);
+        std::string message = "unknown key " + shown_key(name) + where(prefix);
         if (const std::string_view match = closest_match(name, children); !match.empty()) {
             add(key.Mark(), message + did_you_mean(match));
             return;

@@ -27,12 +27,9 @@ std::string default_cell(const KeyDecl& decl) {
 
 std::string required_cell(const KeyDecl& decl) {
     switch (decl.required) {
-    case Required::Yes:
-        return "yes";
-    case Required::Conditional:
-        return "when " + std::string(decl.required_when);
-    case Required::No:
-        break;
+    case Required::Yes: return "yes";
+    case Required::Conditional: return "when " + std::string(decl.required_when);
+    case Required::No: break;
     }
     return "no";
 }

@@ -2,6 +2,7 @@
 # Installs what is missing, builds, and runs every test:
 #   1. unit tests under AddressSanitizer + UndefinedBehaviorSanitizer,
 #   2. libFuzzer targets for the decoders, briefly (WALBUS_FUZZ_SECONDS each, default 60),
+#   0. the source format (.clang-format),
 #   3. the whole ctest suite (unit and integration tests against a throwaway PostgreSQL) on a
 #      warnings-as-errors build.
 # Options: --quick skips 1 and 2.
@@ -17,6 +18,9 @@ done
 
 "$root/scripts/install-deps.sh"
 jobs=$(nproc)
+
+echo "== source format (clang-format-16 --dry-run)"
+(cd "$root" && git ls-files '*.cpp' '*.h' | xargs clang-format-16 --dry-run --Werror)
 
 if [[ $quick -eq 0 ]]; then
     echo "== unit tests with ASan + UBSan"

@@ -14,10 +14,10 @@ enum class SinkType { Stdout, File };
 enum class CheckpointType { File };
 
 struct SourceConfig {
-    std::string dsn;                      // libpq connection string or URI; secret
+    std::string dsn; // libpq connection string or URI; secret
     std::string slot = "walbus";
     std::string publication = "walbus";
-    std::vector<std::string> tables;      // for a publication walbus creates; "schema.table" or "table"
+    std::vector<std::string> tables; // for a publication walbus creates; "schema.table" or "table"
     bool create_slot = true;
     bool create_publication = false;
     std::chrono::milliseconds status_interval{10'000};
@@ -27,7 +27,7 @@ struct SourceConfig {
 
 struct SinkConfig {
     SinkType type = SinkType::Stdout;
-    std::string path;                     // required for file
+    std::string path; // required for file
     std::chrono::milliseconds flush_interval{200};
     std::size_t flush_bytes = 4 * 1024 * 1024;
     bool fsync = true;
@@ -35,11 +35,11 @@ struct SinkConfig {
 
 struct CheckpointConfig {
     CheckpointType type = CheckpointType::File;
-    std::string path;                     // required
+    std::string path; // required
 };
 
 struct Config {
-    std::string name = "walbus";          // pipeline name
+    std::string name = "walbus"; // pipeline name
     SourceConfig source;
     SinkConfig sink;
     CheckpointConfig checkpoint;
@@ -58,8 +58,8 @@ struct Diagnostic {
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
 
 struct LoadResult {
-    std::optional<Config> config;         // set when diagnostics is empty
-    std::vector<Diagnostic> diagnostics;  // every problem, in file order
+    std::optional<Config> config;        // set when diagnostics is empty
+    std::vector<Diagnostic> diagnostics; // every problem, in file order
 };
 
 // Parses and validates a YAML configuration. `${NAME}` in any scalar value is replaced with the
