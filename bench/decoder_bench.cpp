@@ -103,7 +103,7 @@ struct Iteration {
 // One pass over the recording. Returns false (after printing) when the decoder rejects a message.
 bool run_once(const Recording& rec, Mode mode, Iteration& it) {
     walbus::decoders::PgoutputDecoder decoder;
-    walbus::decoders::PgoutputMessage msg;
+    walbus::decoders::DecodedMessage msg;
     std::string buffer;
     std::uint64_t changes = 0;
     std::uint64_t produced = 0;

@@ -113,7 +113,7 @@ void PgoutputDecoder::reset_transaction() {
 }
 
 Result<void> PgoutputDecoder::decode(std::string_view message, Lsn wal_start,
-                                     PgoutputMessage& out) {
+                                     DecodedMessage& out) {
     auto result = decode_impl(message, wal_start, out);
     if (!result) {
         reset_transaction();
@@ -123,7 +123,7 @@ Result<void> PgoutputDecoder::decode(std::string_view message, Lsn wal_start,
 }
 
 Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_start,
-                                          PgoutputMessage& out) {
+                                          DecodedMessage& out) {
     out.changes.clear();
     out.relation.reset();
     if (message.empty()) {
@@ -162,7 +162,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
 
     switch (kind) {
     case 'B': {
-        out.kind = PgoutputKind::Begin;
+        out.kind = MessageKind::Begin;
         Lsn final_lsn{r.u64()};
         std::int64_t ts = r.i64();
         Xid xid = r.u32();
@@ -184,7 +184,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         break;
     }
     case 'C': {
-        out.kind = PgoutputKind::Commit;
+        out.kind = MessageKind::Commit;
         r.u8(); // flags, unused
         Lsn commit_lsn{r.u64()};
         Lsn end_lsn{r.u64()};
@@ -208,7 +208,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         break;
     }
     case 'O': {
-        out.kind = PgoutputKind::Origin;
+        out.kind = MessageKind::Origin;
         r.u64(); // the origin's commit LSN
         auto name = r.cstring();
         if (!r.ok()) {
@@ -218,7 +218,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         break;
     }
     case 'R': {
-        out.kind = PgoutputKind::Relation;
+        out.kind = MessageKind::Relation;
         auto rel = std::make_shared<Relation>();
         rel->oid = r.u32();
         auto nspname = r.cstring();
@@ -254,7 +254,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         break;
     }
     case 'Y': {
-        out.kind = PgoutputKind::Type;
+        out.kind = MessageKind::Type;
         TypeInfo t;
         t.oid = r.u32();
         auto nspname = r.cstring();
@@ -268,7 +268,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         break;
     }
     case 'I': {
-        out.kind = PgoutputKind::Insert;
+        out.kind = MessageKind::Insert;
         if (auto ok = need_txn(); !ok) return ok;
         auto oid = r.u32();
         auto marker = static_cast<char>(r.u8());
@@ -288,7 +288,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         break;
     }
     case 'U': {
-        out.kind = PgoutputKind::Update;
+        out.kind = MessageKind::Update;
         if (auto ok = need_txn(); !ok) return ok;
         auto oid = r.u32();
         auto marker = static_cast<char>(r.u8());
@@ -318,7 +318,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         break;
     }
     case 'D': {
-        out.kind = PgoutputKind::Delete;
+        out.kind = MessageKind::Delete;
         if (auto ok = need_txn(); !ok) return ok;
         auto oid = r.u32();
         auto marker = static_cast<char>(r.u8());
@@ -339,7 +339,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         break;
     }
     case 'T': {
-        out.kind = PgoutputKind::Truncate;
+        out.kind = MessageKind::Truncate;
         if (auto ok = need_txn(); !ok) return ok;
         auto nrels = r.i32();
         auto options = r.u8();
@@ -361,7 +361,7 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         break;
     }
     case 'M': {
-        out.kind = PgoutputKind::Message;
+        out.kind = MessageKind::Message;
         auto flags = r.u8();
         Lsn lsn{r.u64()};
         auto prefix = r.cstring();

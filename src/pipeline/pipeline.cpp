@@ -37,7 +37,7 @@ struct Pipeline::State {
     Clock::time_point first_unflushed;
 
     decoders::PgoutputDecoder decoder;
-    decoders::PgoutputMessage message;
+    decoders::DecodedMessage message;
     std::string line;           // reused for each change's JSON
     bool in_txn = false;        // between Begin and Commit
     std::uint64_t txn_mark = 0; // sink offset where the open transaction started
@@ -137,7 +137,7 @@ struct Pipeline::State {
             return ok;
         }
         switch (message.kind) {
-        case decoders::PgoutputKind::Begin:
+        case decoders::MessageKind::Begin:
             if (past_stop(message.commit_lsn)) {
                 // Committed after the stop point: not this run's to write.
                 decoder.reset_transaction();
@@ -149,7 +149,7 @@ struct Pipeline::State {
             txn_last = Position{message.commit_lsn, 0};
             txn_wrote = false;
             break;
-        case decoders::PgoutputKind::Commit:
+        case decoders::MessageKind::Commit:
             in_txn = false;
             ++txns_total;
             // Resent transactions wholly at or before the checkpoint only move end_lsn.

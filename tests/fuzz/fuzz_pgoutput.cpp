@@ -14,7 +14,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view input(reinterpret_cast<const char*>(data), size);
     walbus::decoders::PgoutputDecoder decoder;
-    walbus::decoders::PgoutputMessage message;
+    walbus::decoders::DecodedMessage message;
     std::string json;
     std::size_t pos = 0;
     while (input.size() - pos >= 12) {

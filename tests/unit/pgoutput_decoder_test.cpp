@@ -57,15 +57,15 @@ std::string read_text(const fs::path& path) {
 }
 
 // One line per message: protocol messages in a compact form, changes as their JSON lines.
-void describe(std::string& out, const PgoutputMessage& m) {
+void describe(std::string& out, const DecodedMessage& m) {
     switch (m.kind) {
-    case PgoutputKind::Begin:
+    case MessageKind::Begin:
         out += "BEGIN xid=" + std::to_string(m.xid) + " commit_lsn=" + m.commit_lsn.str() + "\n";
         return;
-    case PgoutputKind::Commit:
+    case MessageKind::Commit:
         out += "COMMIT commit_lsn=" + m.commit_lsn.str() + " end_lsn=" + m.end_lsn.str() + "\n";
         return;
-    case PgoutputKind::Relation: {
+    case MessageKind::Relation: {
         const Relation& r = *m.relation;
         out += "RELATION " + r.schema + "." + r.table +
                " identity=" + std::string(1, static_cast<char>(r.identity)) + " columns=";
@@ -78,8 +78,8 @@ void describe(std::string& out, const PgoutputMessage& m) {
         out += "\n";
         return;
     }
-    case PgoutputKind::Type: out += "TYPE\n"; return;
-    case PgoutputKind::Origin: out += "ORIGIN\n"; return;
+    case MessageKind::Type: out += "TYPE\n"; return;
+    case MessageKind::Origin: out += "ORIGIN\n"; return;
     default:
         for (const auto& c : m.changes) {
             append_change_json(out, c);
@@ -107,7 +107,7 @@ TEST_CASE("recorded pgoutput streams decode to the expected events", "[pgoutput]
     for (const auto& bin : files) {
         DYNAMIC_SECTION(bin.filename().string()) {
             PgoutputDecoder decoder;
-            PgoutputMessage m;
+            DecodedMessage m;
             std::string actual;
             for (const auto& rec : read_recording(bin)) {
                 auto ok = decoder.decode(rec.data, rec.wal_start, m);
@@ -127,7 +127,7 @@ TEST_CASE("recorded pgoutput streams decode to the expected events", "[pgoutput]
 TEST_CASE("every truncation of every recorded message is an error naming the lsn", "[pgoutput]") {
     for (const auto& bin : recordings()) {
         PgoutputDecoder decoder;
-        PgoutputMessage m;
+        DecodedMessage m;
         for (const auto& rec : read_recording(bin)) {
             for (std::size_t len = 0; len < rec.data.size(); ++len) {
                 PgoutputDecoder copy = decoder;
@@ -155,7 +155,7 @@ TEST_CASE("corrupted bytes never crash the decoder", "[pgoutput]") {
     std::size_t errors = 0;
     for (const auto& bin : recordings()) {
         PgoutputDecoder decoder;
-        PgoutputMessage m;
+        DecodedMessage m;
         for (const auto& rec : read_recording(bin)) {
             for (std::size_t i = 0; i < rec.data.size(); ++i) {
                 const unsigned char values[] = {0x00, 0xff, 0x7f, 0x80,
@@ -179,7 +179,7 @@ TEST_CASE("corrupted bytes never crash the decoder", "[pgoutput]") {
 
 TEST_CASE("protocol misuse is reported", "[pgoutput]") {
     PgoutputDecoder d;
-    PgoutputMessage m;
+    DecodedMessage m;
     Lsn at{0x1234};
     // An Insert before any Begin.
     std::string insert("I\0\0\x40\0N\0\0", 8);

@@ -10,46 +10,9 @@
 #include "walbus/core/change_event.h"
 #include "walbus/core/error.h"
 #include "walbus/core/lsn.h"
+#include "walbus/decoders/decoded_message.h"
 
 namespace walbus::decoders {
-
-// pgoutput message types (src/include/replication/logicalproto.h), by their protocol byte.
-enum class PgoutputKind : char {
-    Begin = 'B',
-    Commit = 'C',
-    Origin = 'O',
-    Relation = 'R',
-    Type = 'Y',
-    Insert = 'I',
-    Update = 'U',
-    Delete = 'D',
-    Truncate = 'T',
-    Message = 'M',
-};
-
-struct TypeInfo {
-    std::uint32_t oid = 0;
-    std::string schema;
-    std::string name;
-};
-
-// What one decoded message means. `changes` is cleared and refilled by every call, so the
-// caller can keep one instance and reuse its storage.
-struct PgoutputMessage {
-    PgoutputKind kind = PgoutputKind::Begin;
-
-    // Begin and Commit
-    Xid xid = 0;
-    Lsn commit_lsn; // Begin's final_lsn, Commit's commit_lsn
-    Lsn end_lsn;    // Commit: end of the commit record; the LSN to confirm as flushed
-    std::int64_t commit_time_us = 0;
-
-    // Relation: the new version of the table's description
-    std::shared_ptr<const Relation> relation;
-
-    // Insert, Update, Delete, Truncate (one per table), Message
-    std::vector<ChangeEvent> changes;
-};
 
 // Decodes pgoutput protocol version 1 (PostgreSQL 10+). Pure: no I/O, no logging. Keeps the
 // protocol's state: the relations and types described so far and the transaction in progress,
@@ -60,8 +23,7 @@ struct PgoutputMessage {
 // and the server resends the transaction); relations described so far stay known.
 class PgoutputDecoder {
 public:
-    [[nodiscard]] Result<void> decode(std::string_view message, Lsn wal_start,
-                                      PgoutputMessage& out);
+    [[nodiscard]] Result<void> decode(std::string_view message, Lsn wal_start, DecodedMessage& out);
 
     [[nodiscard]] bool in_transaction() const { return in_txn_; }
     [[nodiscard]] const TypeInfo* type(std::uint32_t oid) const;
@@ -71,7 +33,7 @@ public:
     void reset_transaction();
 
 private:
-    Result<void> decode_impl(std::string_view message, Lsn wal_start, PgoutputMessage& out);
+    Result<void> decode_impl(std::string_view message, Lsn wal_start, DecodedMessage& out);
 
     std::unordered_map<std::uint32_t, std::shared_ptr<const Relation>> relations_;
     std::unordered_map<std::uint32_t, TypeInfo> types_;
