@@ -78,6 +78,21 @@ bench_start_server() {
     echo "host=127.0.0.1 port=$port user=postgres dbname=bench"
 }
 
+# bench_start: a throwaway server with database "bench" and a work directory, both removed when
+# the script exits. Sets pgdir, workdir and dsn.
+bench_start() {
+    pgdir=$(mktemp -d)
+    workdir=$(mktemp -d)
+    trap bench_cleanup EXIT
+    echo "starting a throwaway PostgreSQL server" >&2
+    dsn=$(bench_start_server "$pgdir")
+}
+
+bench_cleanup() {
+    "$bench_root/scripts/pg-tmp.sh" stop "$pgdir" || true
+    rm -rf "$workdir"
+}
+
 # bench_create_schema DSN SLOT...: the table, its publication, then one pgoutput slot per name.
 # The slots are made before any row is written so that they all see the whole workload.
 bench_create_schema() {

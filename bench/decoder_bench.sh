@@ -41,16 +41,7 @@ bench_need_binary "$bench_bin"
 bench_need_binary "$record_bin"
 bench_need_pg
 
-pgdir=$(mktemp -d)
-workdir=$(mktemp -d)
-cleanup() {
-    "$bench_root/scripts/pg-tmp.sh" stop "$pgdir" || true
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-echo "starting a throwaway PostgreSQL server" >&2
-dsn=$(bench_start_server "$pgdir")
+bench_start # sets pgdir, workdir and dsn; removes them on exit
 bench_create_schema "$dsn" record_bench
 echo "writing $txns transactions of $rows_per_txn rows" >&2
 end_lsn=$(bench_write_rows "$dsn" "$txns" "$rows_per_txn")

@@ -43,16 +43,7 @@ if [[ -x /usr/bin/time ]]; then
     time_bin=/usr/bin/time
 fi
 
-pgdir=$(mktemp -d)
-workdir=$(mktemp -d)
-cleanup() {
-    "$bench_root/scripts/pg-tmp.sh" stop "$pgdir" || true
-    rm -rf "$workdir"
-}
-trap cleanup EXIT
-
-echo "starting a throwaway PostgreSQL server" >&2
-dsn=$(bench_start_server "$pgdir")
+bench_start # sets pgdir, workdir and dsn; removes them on exit
 server_version=$("$bench_pgbin/psql" -X -At "$dsn" -c "SHOW server_version")
 bench_create_schema "$dsn" walbus_bench recv_bench
 

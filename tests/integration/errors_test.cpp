@@ -170,11 +170,7 @@ TEST_CASE("a slot in use by another process is reported and retried", "[errors]"
     auto config = write_config(dir, db, o);
     catch_up(dir, db, config);
     Walbus first({"run", "-c", config.string()}, dir / "first.out", dir / "first.err");
-    REQUIRE(eventually([&] {
-        return db.conn().value("SELECT count(*) FROM pg_replication_slots WHERE active AND "
-                               "slot_name = '" +
-                               db.name() + "'") == "1";
-    }));
+    REQUIRE(slot_becomes_active(db));
 
     TempDir dir2;
     o.extra_source = "  reconnect_timeout: 2s\n";

@@ -270,6 +270,14 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds tim
     return done();
 }
 
+bool slot_becomes_active(TestDb& db) {
+    return eventually([&] {
+        return db.conn().value("SELECT count(*) FROM pg_replication_slots WHERE active AND "
+                               "slot_name = '" +
+                               db.name() + "'") == "1";
+    });
+}
+
 void catch_up(const TempDir& dir, TestDb& db, const fs::path& config) {
     auto lsn = db.current_wal_lsn();
     auto r = run_walbus({"run", "--config", config.string(), "--stop-at-lsn", lsn}, dir);

@@ -131,6 +131,9 @@ std::vector<std::string> read_lines(const fs::path& path);
 bool eventually(const std::function<bool()>& done,
                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// Waits until the slot named after `db` is being streamed by some process.
+bool slot_becomes_active(TestDb& db);
+
 // Runs walbus until it has written everything the server had committed when called: takes
 // pg_current_wal_lsn(), runs `walbus run --stop-at-lsn` and requires exit code 0.
 void catch_up(const TempDir& dir, TestDb& db, const fs::path& config);

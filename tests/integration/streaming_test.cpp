@@ -327,11 +327,7 @@ TEST_CASE("the flush LSN reported to the server never passes the durable checkpo
     auto initial = confirmed();
 
     Walbus w({"run", "-c", config.string()}, dir / "w.out", dir / "w.err");
-    REQUIRE(eventually([&] {
-        return db.conn().value("SELECT count(*) FROM pg_replication_slots WHERE active AND "
-                               "slot_name = '" +
-                               db.name() + "'") == "1";
-    }));
+    REQUIRE(slot_becomes_active(db));
     for (int i = 0; i < 20; ++i) {
         db.conn().exec("INSERT INTO t VALUES (" + std::to_string(i) + ")");
     }
