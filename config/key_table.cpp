@@ -77,17 +77,22 @@ std::string check_table_name(std::string_view key, std::string_view value, bool 
 
 constexpr std::array<std::string_view, 2> kSinkTypes{"stdout", "file"};
 constexpr std::array<std::string_view, 1> kCheckpointTypes{"file"};
+constexpr std::array<std::string_view, 2> kDecoders{"pgoutput", "wal2json"};
+constexpr std::array<std::string_view, 2> kNumericFormats{"string", "number"};
+constexpr std::array<std::string_view, 2> kBytesFormats{"base64", "hex"};
+constexpr std::array<std::string_view, 3> kToastPolicies{"omit", "marker", "error"};
 
-constexpr std::array<SectionDecl, 3> kSections{{
+constexpr std::array<SectionDecl, 4> kSections{{
     {"source", "The PostgreSQL server walbus streams changes from, over logical replication with "
-               "the `pgoutput` plugin."},
+               "the `pgoutput` plugin (or `wal2json`)."},
     {"sink", "Where walbus writes the change events."},
+    {"format", "How column values are written (docs/event-format.md)."},
     {"checkpoint", "Where walbus keeps the last position it has delivered, so that it resumes "
                    "there after a restart."},
 }};
 
 // The order here is the order of the reference documentation.
-const std::array<KeyDecl, 17> kKeys{{
+const std::array<KeyDecl, 21> kKeys{{
     {
         .name = "name",
         .field = StringField{[](Config& c) -> std::string& { return c.name; }, check_pipeline_name},
@@ -166,6 +171,19 @@ const std::array<KeyDecl, 17> kKeys{{
         .description = "Create the publication for `source.tables` at startup when it does not "
                        "exist. When false, the publication must already exist "
                        "(`CREATE PUBLICATION walbus FOR TABLE ...`).",
+    },
+    {
+        .name = "source.decoder",
+        .field = EnumField{
+            kDecoders, [](const Config& c) { return static_cast<std::size_t>(c.source.decoder); },
+            [](Config& c, std::size_t i) { c.source.decoder = static_cast<DecoderType>(i); }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "wal2json",
+        .description = "Logical decoding plugin of the slot: `pgoutput` (built into PostgreSQL) "
+                       "or `wal2json` (format version 2; the server needs the wal2json "
+                       "extension). Both give the same events.",
     },
     {
         .name = "source.status_interval",
@@ -261,6 +279,47 @@ const std::array<KeyDecl, 17> kKeys{{
         .example = "false",
         .description = "Sync the output file to disk after each write of the `file` sink. "
                        "Without it, events written shortly before a power failure can be lost.",
+    },
+    {
+        .name = "format.numeric",
+        .field = EnumField{
+            kNumericFormats,
+            [](const Config& c) { return static_cast<std::size_t>(c.format.numeric); },
+            [](Config& c, std::size_t i) { c.format.numeric = static_cast<NumericFormat>(i); }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "number",
+        .description = "`numeric` values as JSON strings (`\"19.99\"`, every digit kept) or as "
+                       "JSON numbers (`19.99`; readers that parse numbers as doubles may round "
+                       "them). NaN and infinities are strings either way.",
+    },
+    {
+        .name = "format.bytea",
+        .field = EnumField{
+            kBytesFormats, [](const Config& c) { return static_cast<std::size_t>(c.format.bytea); },
+            [](Config& c, std::size_t i) { c.format.bytea = static_cast<BytesFormat>(i); }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "hex",
+        .description = "`bytea` values as base64 or hexadecimal strings.",
+    },
+    {
+        .name = "format.toast",
+        .field = EnumField{
+            kToastPolicies, [](const Config& c) { return static_cast<std::size_t>(c.format.toast); },
+            [](Config& c, std::size_t i) { c.format.toast = static_cast<ToastPolicy>(i); }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "marker",
+        .description = "What to do with a TOASTed value that an UPDATE left unchanged, which "
+                       "PostgreSQL does not send: `omit` leaves the column out of `after`, "
+                       "`marker` writes `{\"unchanged_toast\":true}` in its place, `error` stops "
+                       "walbus (set the table's REPLICA IDENTITY FULL to have the values). The "
+                       "column is listed in `source.unchanged_toast` in every case; it is never "
+                       "written as null.",
     },
     {
         .name = "checkpoint.type",

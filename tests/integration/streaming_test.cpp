@@ -348,3 +348,19 @@ TEST_CASE("the flush LSN reported to the server never passes the durable checkpo
     auto end_lsn = checkpoint.substr(at + 8, checkpoint.find('\n', at) - at - 8);
     REQUIRE(eventually([&] { return confirmed() == end_lsn; }, std::chrono::seconds(10)));
 }
+
+TEST_CASE("quoted mixed-case names with dots", "[streaming]") {
+    TestDb db("stream_quoted");
+    db.conn().exec("CREATE SCHEMA \"Sales\"; CREATE TABLE \"Sales\".\"Q1.totals\" (id int PRIMARY "
+                   "KEY, \"Amount\" numeric)");
+    TempDir dir;
+    auto config = write_config(dir, db, with_tables({"'\"Sales\".\"Q1.totals\"'"}));
+    start_capture(dir, db, config);
+    db.conn().exec("INSERT INTO \"Sales\".\"Q1.totals\" VALUES (1, 2.50)");
+    catch_up(dir, db, config);
+    auto events = parse_events(dir / "events.jsonl");
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].schema == "Sales");
+    CHECK(events[0].table == "Q1.totals");
+    CHECK(events[0].after->at("Amount") == "\"2.50\"");
+}

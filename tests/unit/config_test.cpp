@@ -102,6 +102,8 @@ std::vector<std::string> dump(const Config& c) {
         "source.tables = " + tables,
         "source.create_slot = " + boolean(c.source.create_slot),
         "source.create_publication = " + boolean(c.source.create_publication),
+        std::string("source.decoder = ") +
+            (c.source.decoder == walbus::config::DecoderType::Wal2json ? "wal2json" : "pgoutput"),
         "source.status_interval = " + ms(c.source.status_interval),
         "source.reconnect_timeout = " + ms(c.source.reconnect_timeout),
         "source.reconnect_backoff_max = " + ms(c.source.reconnect_backoff_max),
@@ -111,6 +113,14 @@ std::vector<std::string> dump(const Config& c) {
         "sink.flush_interval = " + ms(c.sink.flush_interval),
         "sink.flush_bytes = " + std::to_string(c.sink.flush_bytes),
         "sink.fsync = " + boolean(c.sink.fsync),
+        std::string("format.numeric = ") +
+            (c.format.numeric == walbus::config::NumericFormat::Number ? "number" : "string"),
+        std::string("format.bytea = ") +
+            (c.format.bytea == walbus::config::BytesFormat::Hex ? "hex" : "base64"),
+        std::string("format.toast = ") +
+            (c.format.toast == walbus::config::ToastPolicy::Omit     ? "omit"
+             : c.format.toast == walbus::config::ToastPolicy::Marker ? "marker"
+                                                                     : "error"),
         "checkpoint.type = file",
         "checkpoint.path = " + quoted(c.checkpoint.path),
     };

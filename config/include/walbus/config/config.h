@@ -11,6 +11,10 @@
 namespace walbus::config {
 
 enum class SinkType { Stdout, File };
+enum class DecoderType { Pgoutput, Wal2json };
+enum class NumericFormat { String, Number };
+enum class BytesFormat { Base64, Hex };
+enum class ToastPolicy { Omit, Marker, Error };
 enum class CheckpointType { File };
 
 struct SourceConfig {
@@ -20,6 +24,7 @@ struct SourceConfig {
     std::vector<std::string> tables; // for a publication walbus creates; "schema.table" or "table"
     bool create_slot = true;
     bool create_publication = false;
+    DecoderType decoder = DecoderType::Pgoutput;
     std::chrono::milliseconds status_interval{10'000};
     std::chrono::milliseconds reconnect_timeout{300'000};
     std::chrono::milliseconds reconnect_backoff_max{30'000};
@@ -33,6 +38,13 @@ struct SinkConfig {
     bool fsync = true;
 };
 
+// How column values are written.
+struct FormatConfig {
+    NumericFormat numeric = NumericFormat::String;
+    BytesFormat bytea = BytesFormat::Base64;
+    ToastPolicy toast = ToastPolicy::Omit;
+};
+
 struct CheckpointConfig {
     CheckpointType type = CheckpointType::File;
     std::string path; // required
@@ -42,6 +54,7 @@ struct Config {
     std::string name = "walbus"; // pipeline name
     SourceConfig source;
     SinkConfig sink;
+    FormatConfig format;
     CheckpointConfig checkpoint;
 };
 
