@@ -297,7 +297,8 @@ const std::array<KeyDecl, 21> kKeys{{
     {
         .name = "format.bytea",
         .field = EnumField{
-            kBytesFormats, [](const Config& c) { return static_cast<std::size_t>(c.format.bytea); },
+            kBytesFormats,
+            [](const Config& c) { return static_cast<std::size_t>(c.format.bytea); },
             [](Config& c, std::size_t i) { c.format.bytea = static_cast<BytesFormat>(i); }},
         .required = Required::No,
         .required_when = {},
@@ -308,7 +309,8 @@ const std::array<KeyDecl, 21> kKeys{{
     {
         .name = "format.toast",
         .field = EnumField{
-            kToastPolicies, [](const Config& c) { return static_cast<std::size_t>(c.format.toast); },
+            kToastPolicies,
+            [](const Config& c) { return static_cast<std::size_t>(c.format.toast); },
             [](Config& c, std::size_t i) { c.format.toast = static_cast<ToastPolicy>(i); }},
         .required = Required::No,
         .required_when = {},
