@@ -1,5 +1,7 @@
 #include "walbus/source/replication_stream.h"
 
+#include "pg_conn.h"
+
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -10,28 +12,7 @@
 namespace walbus::source {
 namespace {
 
-// SQLSTATEs walbus reacts to (src/backend/utils/errcodes.txt).
-constexpr std::string_view kObjectInUse = "55006";
-constexpr std::string_view kUndefinedObject = "42704";
-constexpr std::string_view kInsufficientPrivilege = "42501";
-constexpr std::string_view kAdminShutdown = "57P01";
-constexpr std::string_view kCrashShutdown = "57P02";
-constexpr std::string_view kCannotConnectNow = "57P03";
-
 constexpr std::int64_t kPostgresEpochUnixUs = 946'684'800'000'000;
-
-// One line, for logs: libpq's messages end with a newline and may carry a CONTEXT line.
-std::string one_line(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
-        s.pop_back();
-    }
-    for (char& c : s) {
-        if (c == '\n' || c == '\t') {
-            c = ' ';
-        }
-    }
-    return s;
-}
 
 void put_u64(std::string& out, std::uint64_t v) {
     for (int shift = 56; shift >= 0; shift -= 8) {
@@ -46,11 +27,6 @@ std::uint64_t get_u64(const char* p) {
     }
     return v;
 }
-
-struct ResultDeleter {
-    void operator()(PGresult* r) const { PQclear(r); }
-};
-using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
 
 std::int64_t now_postgres_us() {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -122,62 +98,23 @@ std::pair<std::string, std::string> split_table_name(std::string_view name) {
 }
 
 struct ReplicationStream::Impl {
-    PGconn* conn = nullptr;
+    PgConn pg;
     SourceSettings settings;
     char* copy_buf = nullptr;
-    std::string password; // only to redact it from libpq's messages
 
     ~Impl() {
         if (copy_buf != nullptr) {
             PQfreemem(copy_buf);
         }
-        if (conn != nullptr) {
-            PQfinish(conn);
-        }
     }
 
-    std::string redact(std::string message) const {
-        if (!password.empty()) {
-            for (auto pos = message.find(password); pos != std::string::npos;
-                 pos = message.find(password, pos)) {
-                message.replace(pos, password.size(), "****");
-            }
-        }
-        return one_line(std::move(message));
-    }
-
-    std::string conn_error() const { return redact(PQerrorMessage(conn)); }
-
-    // Error for a failed command result, classified by SQLSTATE.
+    PGconn* conn() const { return pg.raw(); }
+    std::string conn_error() const { return pg.conn_error(); }
     Error result_error(const PGresult* res, std::string_view what) const {
-        const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        std::string_view sqlstate = state != nullptr ? state : "";
-        std::string msg = redact(PQresultErrorMessage(res));
-        if (msg.empty()) {
-            msg = conn_error();
-        }
-        ErrorCode code = ErrorCode::Server;
-        if (sqlstate == kObjectInUse) {
-            code = ErrorCode::SlotInUse;
-        } else if (sqlstate == kAdminShutdown || sqlstate == kCrashShutdown ||
-                   sqlstate == kCannotConnectNow || PQstatus(conn) == CONNECTION_BAD) {
-            code = ErrorCode::Connection;
-        } else if (sqlstate == kUndefinedObject || sqlstate == kInsufficientPrivilege) {
-            code = ErrorCode::ServerSetup;
-        }
-        return Error{code, std::string(what) + ": " + msg};
+        return pg.result_error(res, what);
     }
-
     Result<PgResult> exec(const std::string& sql, std::string_view what) {
-        PgResult res(PQexec(conn, sql.c_str()));
-        if (!res) {
-            return fail(ErrorCode::Connection, std::string(what) + ": " + conn_error());
-        }
-        auto status = PQresultStatus(res.get());
-        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-            return std::unexpected(result_error(res.get(), what));
-        }
-        return res;
+        return pg.exec(sql, what);
     }
 };
 
@@ -187,80 +124,8 @@ ReplicationStream::~ReplicationStream() = default;
 Result<std::unique_ptr<ReplicationStream>> ReplicationStream::connect(const SourceSettings& s) {
     auto impl = std::make_unique<Impl>();
     impl->settings = s;
-
-    // Take the user's settings apart so that ours can be added without clobbering theirs.
-    char* parse_error = nullptr;
-    PQconninfoOption* parsed = PQconninfoParse(s.dsn.c_str(), &parse_error);
-    if (parsed == nullptr) {
-        if (parse_error != nullptr) {
-            PQfreemem(parse_error); // it may quote the DSN, password included: not shown
-        }
-        return fail(ErrorCode::Config,
-                    "source.dsn is not a valid libpq connection string or URI; check its quoting "
-                    "and key=value syntax (https://www.postgresql.org/docs/current/"
-                    "libpq-connect.html#LIBPQ-CONNSTRING)");
-    }
-    std::vector<std::string> keys;
-    std::vector<std::string> values;
-    std::string user_options;
-    for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
-        if (o->val == nullptr) {
-            continue;
-        }
-        std::string_view key = o->keyword;
-        if (key == "replication") {
-            continue;
-        }
-        if (key == "options") {
-            user_options = o->val;
-            continue;
-        }
-        if (key == "password") {
-            impl->password = o->val;
-        }
-        keys.emplace_back(key);
-        values.emplace_back(o->val);
-    }
-    PQconninfoFree(parsed);
-    keys.emplace_back("replication");
-    values.emplace_back("database");
-    keys.emplace_back("options");
-    values.emplace_back("-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 "
-                        "-c extra_float_digits=3 -c bytea_output=hex" +
-                        (user_options.empty() ? std::string() : " " + user_options));
-    bool has_app_name = false;
-    for (const auto& k : keys) {
-        has_app_name = has_app_name || k == "application_name";
-    }
-    if (!has_app_name) {
-        keys.emplace_back("application_name");
-        values.emplace_back(s.application_name);
-    }
-    std::vector<const char*> kw;
-    std::vector<const char*> val;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-        kw.push_back(keys[i].c_str());
-        val.push_back(values[i].c_str());
-    }
-    kw.push_back(nullptr);
-    val.push_back(nullptr);
-
-    impl->conn = PQconnectdbParams(kw.data(), val.data(), 0);
-    if (impl->conn == nullptr) {
-        return fail(ErrorCode::Internal, "out of memory creating a libpq connection");
-    }
-    if (PQstatus(impl->conn) != CONNECTION_OK) {
-        std::string msg = impl->conn_error();
-        if (PQconnectionNeedsPassword(impl->conn) != 0) {
-            return fail(ErrorCode::Auth, "cannot connect to PostgreSQL: " + msg +
-                                             " (the server asks for a password: add it to "
-                                             "source.dsn through ${ENV} or use ~/.pgpass)");
-        }
-        if (PQconnectionUsedPassword(impl->conn) != 0) {
-            return fail(ErrorCode::Auth, "cannot connect to PostgreSQL: " + msg +
-                                             " (check the user and password in source.dsn)");
-        }
-        return fail(ErrorCode::Connection, "cannot connect to PostgreSQL: " + msg);
+    if (auto ok = impl->pg.open(s.dsn, true, s.application_name); !ok) {
+        return std::unexpected(ok.error());
     }
 
     auto stream = std::unique_ptr<ReplicationStream>(new ReplicationStream(std::move(impl)));
@@ -282,7 +147,7 @@ Result<std::unique_ptr<ReplicationStream>> ReplicationStream::connect(const Sour
                     "database)");
     }
     stream->system_.database = PQgetvalue(r, 0, 3);
-    stream->system_.server_version = PQserverVersion(conn.conn);
+    stream->system_.server_version = PQserverVersion(conn.conn());
     return stream;
 }
 
@@ -392,8 +257,8 @@ Result<void> ReplicationStream::prepare() {
                             quote_literal(s.slot) +
                             ", 'pgoutput') or set source.create_slot: true");
         }
-        auto created = c.exec("CREATE_REPLICATION_SLOT " + quote_ident(s.slot) +
-                                  " LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+        auto created = c.exec("CREATE_REPLICATION_SLOT " + quote_ident(s.slot) + " LOGICAL " +
+                                  quote_ident(s.plugin) + " NOEXPORT_SNAPSHOT",
                               "creating replication slot " + s.slot);
         if (!created) {
             return std::unexpected(created.error());
@@ -402,11 +267,12 @@ Result<void> ReplicationStream::prepare() {
     }
     std::string plugin = PQgetvalue(slot->get(), 0, 0);
     std::string database = PQgetvalue(slot->get(), 0, 1);
-    if (plugin != "pgoutput") {
+    if (plugin != s.plugin) {
         return fail(ErrorCode::ServerSetup,
-                    "replication slot \"" + s.slot + "\" uses the " + plugin +
-                        " plugin, not pgoutput; set source.slot to another name or drop it with "
-                        "SELECT pg_drop_replication_slot(" +
+                    "replication slot \"" + s.slot + "\" uses the " + plugin + " plugin, not " +
+                        s.plugin + "; set source.decoder: " + plugin +
+                        ", or another source.slot, or drop the slot with SELECT "
+                        "pg_drop_replication_slot(" +
                         quote_literal(s.slot) + ")");
     }
     if (database != system_.database) {
@@ -420,10 +286,19 @@ Result<void> ReplicationStream::prepare() {
 
 Result<void> ReplicationStream::start(Lsn start) {
     auto& c = *impl_;
-    std::string sql = "START_REPLICATION SLOT " + quote_ident(c.settings.slot) + " LOGICAL " +
-                      start.str() + " (proto_version '1', publication_names " +
-                      quote_literal(quote_ident(c.settings.publication)) + ", messages 'true')";
-    PgResult res(PQexec(c.conn, sql.c_str()));
+    std::string sql =
+        "START_REPLICATION SLOT " + quote_ident(c.settings.slot) + " LOGICAL " + start.str() + " (";
+    if (c.settings.plugin == "pgoutput") {
+        sql += "proto_version '1', publication_names " +
+               quote_literal(quote_ident(c.settings.publication)) + ", messages 'true'";
+    } else {
+        for (std::size_t i = 0; i < c.settings.plugin_options.size(); ++i) {
+            const auto& [name, value] = c.settings.plugin_options[i];
+            sql += (i ? ", " : "") + quote_ident(name) + " " + quote_literal(value);
+        }
+    }
+    sql += ")";
+    PgResult res(PQexec(c.conn(), sql.c_str()));
     if (!res) {
         return fail(ErrorCode::Connection, "START_REPLICATION: " + c.conn_error());
     }
@@ -447,7 +322,7 @@ Result<StreamMessage> ReplicationStream::next(std::chrono::milliseconds timeout)
         c.copy_buf = nullptr;
     }
     for (int attempt = 0; attempt < 2; ++attempt) {
-        int len = PQgetCopyData(c.conn, &c.copy_buf, 1);
+        int len = PQgetCopyData(c.conn(), &c.copy_buf, 1);
         if (len > 0) {
             StreamMessage m;
             const char* p = c.copy_buf;
@@ -478,7 +353,7 @@ Result<StreamMessage> ReplicationStream::next(std::chrono::milliseconds timeout)
         }
         if (len == -1) {
             // The server ended the COPY: fetch the reason.
-            PgResult res(PQgetResult(c.conn));
+            PgResult res(PQgetResult(c.conn()));
             if (res && PQresultStatus(res.get()) == PGRES_FATAL_ERROR) {
                 Error e = c.result_error(res.get(), "replication stream ended");
                 if (e.code == ErrorCode::Server) {
@@ -494,7 +369,7 @@ Result<StreamMessage> ReplicationStream::next(std::chrono::milliseconds timeout)
         if (attempt == 1) {
             break;
         }
-        pollfd pfd{PQsocket(c.conn), POLLIN, 0};
+        pollfd pfd{PQsocket(c.conn()), POLLIN, 0};
         int ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
         if (ready < 0 && errno != EINTR) {
             return fail(ErrorCode::Connection,
@@ -503,7 +378,7 @@ Result<StreamMessage> ReplicationStream::next(std::chrono::milliseconds timeout)
         if (ready <= 0) {
             return StreamMessage{};
         }
-        if (PQconsumeInput(c.conn) == 0) {
+        if (PQconsumeInput(c.conn()) == 0) {
             return fail(ErrorCode::Connection, "replication connection lost: " + c.conn_error());
         }
     }
@@ -520,8 +395,8 @@ Result<void> ReplicationStream::send_status(Lsn written, Lsn flushed, bool reply
     put_u64(msg, flushed.value); // applied: walbus applies what it has durably stored
     put_u64(msg, static_cast<std::uint64_t>(now_postgres_us()));
     msg.push_back(reply_requested ? 1 : 0);
-    if (PQputCopyData(c.conn, msg.data(), static_cast<int>(msg.size())) != 1 ||
-        PQflush(c.conn) != 0) {
+    if (PQputCopyData(c.conn(), msg.data(), static_cast<int>(msg.size())) != 1 ||
+        PQflush(c.conn()) != 0) {
         return fail(ErrorCode::Connection, "sending standby status update: " + c.conn_error());
     }
     return {};

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "walbus/core/error.h"
@@ -20,6 +21,10 @@ struct SourceSettings {
     bool create_slot = true;
     bool create_publication = false;
     std::string application_name = "walbus";
+    // The logical decoding plugin of the slot and the options START_REPLICATION passes to it.
+    // For pgoutput, walbus adds proto_version, publication_names and messages itself.
+    std::string plugin = "pgoutput";
+    std::vector<std::pair<std::string, std::string>> plugin_options;
 };
 
 struct SystemInfo {
@@ -60,7 +65,8 @@ public:
     // asked). Errors say what to change.
     [[nodiscard]] Result<void> prepare();
 
-    // START_REPLICATION ... LOGICAL start (proto_version '1', publication_names, messages).
+    // START_REPLICATION ... LOGICAL start (options): for pgoutput proto_version '1',
+    // publication_names and messages; for other plugins SourceSettings::plugin_options.
     [[nodiscard]] Result<void> start(Lsn start);
 
     // Waits up to `timeout` for one message; Type::None when none came (or a signal arrived).
