@@ -68,6 +68,10 @@ HBA
         opts+=" -c wal_level=logical -c max_wal_senders=20 -c max_replication_slots=20"
         opts+=" -c fsync=off -c full_page_writes=off"
         opts+=" -c shared_buffers=128MB -c max_wal_size=2GB -c wal_sender_timeout=60s"
+        # Servers that restrict output plugins must allow wal2json too (source.decoder: wal2json).
+        if [[ $("$pgbin/postgres" --describe-config 2>/dev/null) == *$'\n'output_plugin_libraries* ]]; then
+            opts+=" -c output_plugin_libraries=pgoutput,test_decoding,wal2json"
+        fi
         opts+=" ${WALBUS_PG_EXTRA_OPTS:-}"
         if as_pg "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o "$opts" \
             >>"$dir/pg_ctl.log" 2>&1; then

@@ -112,8 +112,7 @@ void PgoutputDecoder::reset_transaction() {
     next_seq_ = 0;
 }
 
-Result<void> PgoutputDecoder::decode(std::string_view message, Lsn wal_start,
-                                     DecodedMessage& out) {
+Result<void> PgoutputDecoder::decode(std::string_view message, Lsn wal_start, DecodedMessage& out) {
     auto result = decode_impl(message, wal_start, out);
     if (!result) {
         reset_transaction();

@@ -19,7 +19,16 @@ std::string_view to_string(Operation op) {
 
 namespace {
 
-void write_value(JsonWriter& w, std::string& out, const Column& column, const Value& value) {
+// What the conversion of a change needs besides the change.
+struct Context {
+    JsonWriter& w;
+    std::string& out;
+    const pg::TypeRegistry& types;
+    const pg::JsonOptions& options;
+};
+
+void write_value(const Context& cx, const Column& column, const Value& value) {
+    JsonWriter& w = cx.w;
     switch (value.kind) {
     case ValueKind::Null: w.null(); return;
     case ValueKind::Binary: {
@@ -28,17 +37,21 @@ void write_value(JsonWriter& w, std::string& out, const Column& column, const Va
         w.string(encoded);
         return;
     }
+    case ValueKind::Unchanged: // written only with JsonOptions::unchanged_toast_marker
+        w.raw(R"({"unchanged_toast":true})");
+        return;
     case ValueKind::Text:
-    case ValueKind::Unchanged: // never written: callers skip unchanged values
         w.value_prefix();
-        pg::append_value_json(out, column.type_oid, value.data);
+        pg::append_value_json(cx.out, column.type_oid, value.data, cx.types, cx.options);
         return;
     }
 }
 
 // Writes the tuple as an object of the columns it carries. A key-only image ('K') carries the
-// replica identity columns; unchanged TOAST values are left out (listed in source.unchanged_toast).
-void write_tuple(JsonWriter& w, std::string& out, const Relation& rel, const Tuple& tuple) {
+// replica identity columns; unchanged TOAST values are left out (listed in source.unchanged_toast)
+// or, with JsonOptions::unchanged_toast_marker, written as a marker object.
+void write_tuple(const Context& cx, const Relation& rel, const Tuple& tuple) {
+    JsonWriter& w = cx.w;
     if (!tuple.present()) {
         w.null();
         return;
@@ -46,21 +59,22 @@ void write_tuple(JsonWriter& w, std::string& out, const Relation& rel, const Tup
     w.begin_object();
     for (std::size_t i = 0; i < tuple.values.size() && i < rel.columns.size(); ++i) {
         const Value& v = tuple.values[i];
-        if (v.kind == ValueKind::Unchanged) {
+        if (v.kind == ValueKind::Unchanged && !cx.options.unchanged_toast_marker) {
             continue;
         }
         if (tuple.kind == TupleKind::Key && !rel.columns[i].key) {
             continue;
         }
         w.key(rel.columns[i].name);
-        write_value(w, out, rel.columns[i], v);
+        write_value(cx, rel.columns[i], v);
     }
     w.end_object();
 }
 
 // The key: the replica identity columns, taken from the new row, or from the old image for a
 // delete (or when the new row did not carry them, as with an unchanged TOASTed key).
-void write_key(JsonWriter& w, std::string& out, const ChangeEvent& c) {
+void write_key(const Context& cx, const ChangeEvent& c) {
+    JsonWriter& w = cx.w;
     const Relation& rel = *c.relation;
     bool any_key = false;
     for (const Column& col : rel.columns) {
@@ -87,7 +101,7 @@ void write_key(JsonWriter& w, std::string& out, const ChangeEvent& c) {
             continue;
         }
         w.key(rel.columns[i].name);
-        write_value(w, out, rel.columns[i], *v);
+        write_value(cx, rel.columns[i], *v);
     }
     w.end_object();
 }
@@ -95,7 +109,14 @@ void write_key(JsonWriter& w, std::string& out, const ChangeEvent& c) {
 } // namespace
 
 void append_change_json(std::string& out, const ChangeEvent& c) {
+    static const pg::JsonOptions kDefaults;
+    append_change_json(out, c, pg::TypeRegistry::builtins(), kDefaults);
+}
+
+void append_change_json(std::string& out, const ChangeEvent& c, const pg::TypeRegistry& types,
+                        const pg::JsonOptions& options) {
     JsonWriter w(out);
+    const Context cx{w, out, types, options};
     w.begin_object();
     w.key("op");
     w.string(to_string(c.op));
@@ -175,11 +196,11 @@ void append_change_json(std::string& out, const ChangeEvent& c) {
         w.end_object();
     }
     w.key("key");
-    write_key(w, out, c);
+    write_key(cx, c);
     w.key("before");
-    write_tuple(w, out, *c.relation, c.before);
+    write_tuple(cx, *c.relation, c.before);
     w.key("after");
-    write_tuple(w, out, *c.relation, c.after);
+    write_tuple(cx, *c.relation, c.after);
     w.end_object();
 }
 

@@ -3,14 +3,18 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <functional>
 #include <random>
 #include <thread>
+#include <variant>
 
 #include "walbus/checkpoint/file_checkpoint_store.h"
 #include "walbus/core/change_json.h"
 #include "walbus/decoders/pgoutput_decoder.h"
+#include "walbus/decoders/wal2json_decoder.h"
 #include "walbus/pipeline/backoff.h"
 #include "walbus/sink/line_sink.h"
+#include "walbus/source/catalog.h"
 #include "walbus/source/replication_stream.h"
 
 namespace walbus {
@@ -24,6 +28,21 @@ constexpr milliseconds kStatsInterval{10'000};
 
 } // namespace
 
+// wal2json does not describe tables: the pipeline answers from the catalog.
+class CatalogRelations : public decoders::RelationCatalog {
+public:
+    using Lookup =
+        std::function<std::shared_ptr<const Relation>(std::string_view, std::string_view)>;
+    explicit CatalogRelations(Lookup lookup) : lookup_(std::move(lookup)) {}
+    std::shared_ptr<const Relation> find(std::string_view schema, std::string_view table,
+                                         std::span<const decoders::MessageColumn>) override {
+        return lookup_(schema, table);
+    }
+
+private:
+    Lookup lookup_;
+};
+
 struct Pipeline::State {
     config::Config config;
     RunOptions options;
@@ -36,12 +55,19 @@ struct Pipeline::State {
     bool has_pending = false;
     Clock::time_point first_unflushed;
 
-    decoders::PgoutputDecoder decoder;
+    CatalogRelations relations{[this](std::string_view schema, std::string_view table) {
+        return describe_table(schema, table);
+    }};
+    std::variant<decoders::PgoutputDecoder, decoders::Wal2jsonDecoder> decoder;
     decoders::DecodedMessage message;
-    std::string line;           // reused for each change's JSON
-    bool in_txn = false;        // between Begin and Commit
-    std::uint64_t txn_mark = 0; // sink offset where the open transaction started
-    Position txn_last;          // position of its last change written
+    std::optional<Error> catalog_error; // a failed look-up inside the wal2json decoder
+    pg::TypeRegistry types;             // built-ins, plus what the catalog describes
+    pg::JsonOptions json_options;
+    std::unique_ptr<source::Catalog> catalog; // connected at the first type walbus must look up
+    std::string line;                         // reused for each change's JSON
+    bool in_txn = false;                      // between Begin and Commit
+    std::uint64_t txn_mark = 0;               // sink offset where the open transaction started
+    Position txn_last;                        // position of its last change written
     bool txn_wrote = false;
 
     Lsn written; // furthest WAL received
@@ -55,7 +81,111 @@ struct Pipeline::State {
     Clock::time_point last_stats = Clock::now();
 
     State(config::Config c, RunOptions o)
-        : config(std::move(c)), options(o), store(config.checkpoint.path) {}
+        : config(std::move(c)), options(o), store(config.checkpoint.path) {
+        if (config.source.decoder == config::DecoderType::Wal2json) {
+            decoder.emplace<decoders::Wal2jsonDecoder>(&relations);
+        }
+        json_options.numeric_as_number = config.format.numeric == config::NumericFormat::Number;
+        json_options.bytea = config.format.bytea == config::BytesFormat::Hex
+                                 ? pg::JsonOptions::Bytes::Hex
+                                 : pg::JsonOptions::Bytes::Base64;
+        json_options.unchanged_toast_marker = config.format.toast == config::ToastPolicy::Marker;
+    }
+
+    source::SourceSettings source_settings() const {
+        source::SourceSettings s;
+        s.dsn = config.source.dsn;
+        s.slot = config.source.slot;
+        s.publication = config.source.publication;
+        s.tables = config.source.tables;
+        s.create_slot = config.source.create_slot;
+        s.create_publication = config.source.create_publication;
+        s.application_name = config.name;
+        if (config.source.decoder == config::DecoderType::Wal2json) {
+            s.plugin = "wal2json";
+            for (const auto& [name, value] : decoders::kWal2jsonOptions) {
+                s.plugin_options.emplace_back(name, value);
+            }
+            if (!config.source.tables.empty()) {
+                s.plugin_options.emplace_back("add-tables",
+                                              decoders::wal2json_add_tables(config.source.tables));
+            }
+        }
+        return s;
+    }
+
+    Result<void> decode(const source::StreamMessage& m) {
+        return std::visit([&](auto& d) { return d.decode(m.data, m.wal_start, message); }, decoder);
+    }
+    void reset_decoder_transaction() {
+        std::visit([](auto& d) { d.reset_transaction(); }, decoder);
+    }
+
+    // For the wal2json decoder; a failure is kept and reported after the decode call.
+    std::shared_ptr<const Relation> describe_table(std::string_view schema,
+                                                   std::string_view table) {
+        auto cat = catalog_connection();
+        if (!cat) {
+            catalog_error = cat.error();
+            return nullptr;
+        }
+        auto rel = (*cat)->describe_table(schema, table);
+        if (!rel) {
+            catalog.reset();
+            catalog_error = rel.error();
+            return nullptr;
+        }
+        return *rel;
+    }
+
+    Result<source::Catalog*> catalog_connection() {
+        if (!catalog) {
+            auto connected = source::Catalog::connect(source_settings());
+            if (!connected) {
+                return std::unexpected(connected.error());
+            }
+            catalog = std::move(*connected);
+        }
+        return catalog.get();
+    }
+
+    // Types the stream names only by OID (enums, domains, composite and extension types, arrays
+    // of them) are described once through the catalog, so their values can be typed.
+    Result<void> learn_types(const Relation& rel) {
+        for (const Column& col : rel.columns) {
+            if (types.find(col.type_oid) != nullptr) {
+                continue;
+            }
+            auto cat = catalog_connection();
+            if (!cat) {
+                return std::unexpected(cat.error());
+            }
+            if (auto ok = (*cat)->describe_type(col.type_oid, types); !ok) {
+                catalog.reset(); // reconnect next time
+                return ok;
+            }
+        }
+        return {};
+    }
+
+    // format.toast: error — a change without a value PostgreSQL did not send stops walbus.
+    static Result<void> check_toast(const ChangeEvent& c) {
+        if (!c.relation || !c.after.present()) {
+            return {};
+        }
+        for (std::size_t i = 0; i < c.after.values.size() && i < c.relation->columns.size(); ++i) {
+            if (c.after.values[i].kind == ValueKind::Unchanged) {
+                return fail(ErrorCode::ServerSetup,
+                            "column " + c.relation->columns[i].name + " of " + c.relation->schema +
+                                "." + c.relation->table +
+                                " is an unchanged TOAST value that PostgreSQL did not send (LSN " +
+                                c.lsn.str() + ") and format.toast is error; run ALTER TABLE " +
+                                c.relation->schema + "." + c.relation->table +
+                                " REPLICA IDENTITY FULL, or set format.toast to omit or marker");
+            }
+        }
+        return {};
+    }
 
     Result<void> open_sink() {
         Result<std::unique_ptr<LineSink>> opened =
@@ -133,14 +263,24 @@ struct Pipeline::State {
     bool past_stop(Lsn lsn) const { return options.stop_at && lsn > *options.stop_at; }
 
     Result<void> handle(const source::StreamMessage& m) {
-        if (auto ok = decoder.decode(m.data, m.wal_start, message); !ok) {
+        if (auto ok = decode(m); !ok) {
             return ok;
+        }
+        if (catalog_error) {
+            Error e = *catalog_error;
+            catalog_error.reset();
+            return std::unexpected(e);
+        }
+        if (message.relation) { // a table described anew: learn the types of its columns
+            if (auto ok = learn_types(*message.relation); !ok) {
+                return ok;
+            }
         }
         switch (message.kind) {
         case decoders::MessageKind::Begin:
             if (past_stop(message.commit_lsn)) {
                 // Committed after the stop point: not this run's to write.
-                decoder.reset_transaction();
+                reset_decoder_transaction();
                 stop_reached = true;
                 break;
             }
@@ -166,8 +306,13 @@ struct Pipeline::State {
                     continue;
                 }
                 ++changes_total;
+                if (config.format.toast == config::ToastPolicy::Error) {
+                    if (auto ok = check_toast(c); !ok) {
+                        return ok;
+                    }
+                }
                 line.clear();
-                append_change_json(line, c);
+                append_change_json(line, c, types, json_options);
                 line.push_back('\n');
                 sink->append(line);
                 if (own_unit) {
@@ -192,7 +337,7 @@ struct Pipeline::State {
     // Takes back the output of a transaction that was cut off (connection lost, bad bytes):
     // the server sends it again from its Begin.
     Result<void> abandon_transaction() {
-        decoder.reset_transaction();
+        reset_decoder_transaction();
         if (!in_txn) {
             return {};
         }
@@ -203,16 +348,7 @@ struct Pipeline::State {
     // One connection's life: connect, prepare, stream until stopped or failed. Committed
     // transactions are flushed and checkpointed before returning, whatever the outcome.
     Result<void> stream_once(const std::atomic<bool>& stop, bool& streaming) {
-        source::SourceSettings s;
-        s.dsn = config.source.dsn;
-        s.slot = config.source.slot;
-        s.publication = config.source.publication;
-        s.tables = config.source.tables;
-        s.create_slot = config.source.create_slot;
-        s.create_publication = config.source.create_publication;
-        s.application_name = config.name;
-
-        auto conn = source::ReplicationStream::connect(s);
+        auto conn = source::ReplicationStream::connect(source_settings());
         if (!conn) {
             return std::unexpected(conn.error());
         }

@@ -191,7 +191,61 @@ Result<void> ReplicationStream::prepare() {
         }
     }
 
-    // Publication.
+    // Publication (pgoutput only: other plugins filter tables through their options).
+    if (s.plugin == "pgoutput") {
+        if (auto ok = prepare_publication(tables); !ok) {
+            return ok;
+        }
+    }
+
+    // Slot.
+    auto slot = c.exec("SELECT plugin, database FROM pg_catalog.pg_replication_slots "
+                       "WHERE slot_name = " +
+                           quote_literal(s.slot),
+                       "looking up replication slot " + s.slot);
+    if (!slot) {
+        return std::unexpected(slot.error());
+    }
+    if (PQntuples(slot->get()) == 0) {
+        if (!s.create_slot) {
+            return fail(ErrorCode::ServerSetup,
+                        "replication slot \"" + s.slot +
+                            "\" does not exist; create it with "
+                            "SELECT pg_create_logical_replication_slot(" +
+                            quote_literal(s.slot) +
+                            ", 'pgoutput') or set source.create_slot: true");
+        }
+        auto created = c.exec("CREATE_REPLICATION_SLOT " + quote_ident(s.slot) + " LOGICAL " +
+                                  quote_ident(s.plugin) + " NOEXPORT_SNAPSHOT",
+                              "creating replication slot " + s.slot);
+        if (!created) {
+            return std::unexpected(created.error());
+        }
+        return {};
+    }
+    std::string plugin = PQgetvalue(slot->get(), 0, 0);
+    std::string database = PQgetvalue(slot->get(), 0, 1);
+    if (plugin != s.plugin) {
+        return fail(ErrorCode::ServerSetup,
+                    "replication slot \"" + s.slot + "\" uses the " + plugin + " plugin, not " +
+                        s.plugin + "; set source.decoder: " + plugin +
+                        ", or another source.slot, or drop the slot with SELECT "
+                        "pg_drop_replication_slot(" +
+                        quote_literal(s.slot) + ")");
+    }
+    if (database != system_.database) {
+        return fail(ErrorCode::ServerSetup, "replication slot \"" + s.slot +
+                                                "\" belongs to database " + database + ", not " +
+                                                system_.database + "; connect to " + database +
+                                                " or use another slot name");
+    }
+    return {};
+}
+
+Result<void> ReplicationStream::prepare_publication(
+    const std::vector<std::pair<std::string, std::string>>& tables) {
+    auto& c = *impl_;
+    const auto& s = c.settings;
     auto pub = c.exec("SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = " +
                           quote_literal(s.publication),
                       "looking up publication " + s.publication);
@@ -240,47 +294,6 @@ Result<void> ReplicationStream::prepare() {
         }
     }
 
-    // Slot.
-    auto slot = c.exec("SELECT plugin, database FROM pg_catalog.pg_replication_slots "
-                       "WHERE slot_name = " +
-                           quote_literal(s.slot),
-                       "looking up replication slot " + s.slot);
-    if (!slot) {
-        return std::unexpected(slot.error());
-    }
-    if (PQntuples(slot->get()) == 0) {
-        if (!s.create_slot) {
-            return fail(ErrorCode::ServerSetup,
-                        "replication slot \"" + s.slot +
-                            "\" does not exist; create it with "
-                            "SELECT pg_create_logical_replication_slot(" +
-                            quote_literal(s.slot) +
-                            ", 'pgoutput') or set source.create_slot: true");
-        }
-        auto created = c.exec("CREATE_REPLICATION_SLOT " + quote_ident(s.slot) + " LOGICAL " +
-                                  quote_ident(s.plugin) + " NOEXPORT_SNAPSHOT",
-                              "creating replication slot " + s.slot);
-        if (!created) {
-            return std::unexpected(created.error());
-        }
-        return {};
-    }
-    std::string plugin = PQgetvalue(slot->get(), 0, 0);
-    std::string database = PQgetvalue(slot->get(), 0, 1);
-    if (plugin != s.plugin) {
-        return fail(ErrorCode::ServerSetup,
-                    "replication slot \"" + s.slot + "\" uses the " + plugin + " plugin, not " +
-                        s.plugin + "; set source.decoder: " + plugin +
-                        ", or another source.slot, or drop the slot with SELECT "
-                        "pg_drop_replication_slot(" +
-                        quote_literal(s.slot) + ")");
-    }
-    if (database != system_.database) {
-        return fail(ErrorCode::ServerSetup, "replication slot \"" + s.slot +
-                                                "\" belongs to database " + database + ", not " +
-                                                system_.database + "; connect to " + database +
-                                                " or use another slot name");
-    }
     return {};
 }
 

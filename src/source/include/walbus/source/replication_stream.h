@@ -78,6 +78,8 @@ public:
 private:
     struct Impl;
     explicit ReplicationStream(std::unique_ptr<Impl> impl);
+    [[nodiscard]] Result<void>
+    prepare_publication(const std::vector<std::pair<std::string, std::string>>& tables);
 
     std::unique_ptr<Impl> impl_;
     SystemInfo system_;
