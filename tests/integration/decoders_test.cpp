@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <regex>
+
 #include "events.h"
 #include "harness.h"
 
@@ -65,6 +67,14 @@ COMMIT;
 BEGIN; INSERT INTO docs VALUES (99, 'rolled back', ''); ROLLBACK;
 )sql";
 
+// wal2json 2.5 writes NaN and ±Infinity of float and numeric columns as JSON null (it has no
+// option to quote them), so that information is lost before walbus sees it: the one difference
+// allowed. (No text column in the workload holds those words.)
+std::string as_wal2json_can_tell(const std::string& line) {
+    static const std::regex kNonFinite(R"re(:"(NaN|Infinity|-Infinity)")re");
+    return std::regex_replace(line, kNonFinite, ":null");
+}
+
 std::vector<std::string> lines_of(const fs::path& path) {
     auto lines = read_lines(path);
     REQUIRE(!lines.empty());
@@ -99,9 +109,10 @@ TEST_CASE("pgoutput and wal2json give identical events for the same workload", "
     auto from_pgoutput = lines_of(pgoutput_dir / "events.jsonl");
     auto from_wal2json = lines_of(wal2json_dir / "events.jsonl");
     CHECK(from_pgoutput.size() > 80);
+    CHECK(read_file(pgoutput_dir / "events.jsonl").find("\"NaN\"") != std::string::npos);
     REQUIRE(from_pgoutput.size() == from_wal2json.size());
     for (std::size_t i = 0; i < from_pgoutput.size(); ++i) {
         INFO("event " << i);
-        CHECK(from_wal2json[i] == from_pgoutput[i]);
+        CHECK(from_wal2json[i] == as_wal2json_can_tell(from_pgoutput[i]));
     }
 }
