@@ -31,6 +31,7 @@
 #include "walbus/core/change_json.h"
 #include "walbus/core/lsn.h"
 #include "walbus/decoders/pgoutput_decoder.h"
+#include "walbus/decoders/wal2json_decoder.h"
 
 namespace {
 
@@ -101,8 +102,8 @@ struct Iteration {
 };
 
 // One pass over the recording. Returns false (after printing) when the decoder rejects a message.
-bool run_once(const Recording& rec, Mode mode, Iteration& it) {
-    walbus::decoders::PgoutputDecoder decoder;
+template <typename Decoder> bool run_once(const Recording& rec, Mode mode, Iteration& it) {
+    Decoder decoder;
     walbus::decoders::DecodedMessage msg;
     std::string buffer;
     std::uint64_t changes = 0;
@@ -152,7 +153,8 @@ const char* mode_name(Mode m) {
 }
 
 void usage() {
-    std::fprintf(stderr, "usage: decoder_bench RECORDING [--iterations K] [--expect-changes N]\n");
+    std::fprintf(stderr, "usage: decoder_bench RECORDING [--decoder pgoutput|wal2json] "
+                         "[--iterations K] [--expect-changes N]\n");
 }
 
 } // namespace
@@ -161,6 +163,7 @@ int main(int argc, char** argv) {
     const char* path = nullptr;
     int iterations = 5;
     long long expect_changes = -1;
+    bool wal2json = false;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--iterations" && i + 1 < argc) {
@@ -169,6 +172,13 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "error: --iterations needs a positive number\n");
                 return kExitUsage;
             }
+        } else if (arg == "--decoder" && i + 1 < argc) {
+            std::string_view d = argv[++i];
+            if (d != "pgoutput" && d != "wal2json") {
+                std::fprintf(stderr, "error: --decoder is pgoutput or wal2json\n");
+                return kExitUsage;
+            }
+            wal2json = d == "wal2json";
         } else if (arg == "--expect-changes" && i + 1 < argc) {
             expect_changes = std::atoll(argv[++i]);
             if (expect_changes < 0) {
@@ -200,8 +210,9 @@ int main(int argc, char** argv) {
     }
     const double input_mb = static_cast<double>(rec.payload_bytes) / 1e6;
     std::printf("recording: %s\n", path);
-    std::printf("messages: %zu, pgoutput payload: %.1f MB, iterations per mode: %d\n",
-                rec.records.size(), input_mb, iterations);
+    std::printf("decoder: %s\n", wal2json ? "wal2json" : "pgoutput");
+    std::printf("messages: %zu, payload: %.1f MB, iterations per mode: %d\n", rec.records.size(),
+                input_mb, iterations);
     std::printf("\n%-18s %10s %14s %14s %10s %10s %14s %14s\n", "mode", "median s", "changes/s",
                 "best ch/s", "in MB/s", "out MB/s", "changes/iter", "out bytes/iter");
 
@@ -209,7 +220,9 @@ int main(int argc, char** argv) {
     for (Mode mode : {Mode::Copy, Mode::Decode, Mode::Json}) {
         std::vector<Iteration> runs(static_cast<std::size_t>(iterations));
         for (Iteration& it : runs) {
-            if (!run_once(rec, mode, it)) {
+            bool ok = wal2json ? run_once<walbus::decoders::Wal2jsonDecoder>(rec, mode, it)
+                               : run_once<walbus::decoders::PgoutputDecoder>(rec, mode, it);
+            if (!ok) {
                 return kExitRuntime;
             }
         }
@@ -250,7 +263,7 @@ int main(int argc, char** argv) {
                         static_cast<unsigned long long>(runs[0].produced_bytes));
         }
     }
-    std::printf("\nin MB/s counts pgoutput payload bytes; out MB/s counts column value bytes "
+    std::printf("\nin MB/s counts the plugin's payload bytes; out MB/s counts column value bytes "
                 "(decode) or JSON bytes (decode + json)\n");
     if (expect_changes >= 0 && reference_changes != static_cast<std::uint64_t>(expect_changes)) {
         std::fprintf(stderr, "error: the recording decoded to %llu changes; expected %lld\n",

@@ -43,11 +43,29 @@ bench_need_pg
 
 bench_start # sets pgdir, workdir and dsn; removes them on exit
 bench_create_schema "$dsn" record_bench
+"$bench_pgbin/psql" -X -q -v ON_ERROR_STOP=1 "$dsn" \
+    -c "SELECT pg_create_logical_replication_slot('record_bench_wal2json', 'wal2json')" >/dev/null
 echo "writing $txns transactions of $rows_per_txn rows" >&2
 end_lsn=$(bench_write_rows "$dsn" "$txns" "$rows_per_txn")
 recording=$workdir/bench.bin
-echo "recording the stream up to $end_lsn" >&2
+echo "recording the pgoutput stream up to $end_lsn" >&2
 "$record_bin" "$dsn" record_bench bench_pub "$end_lsn" "$recording"
+# The same changes from wal2json, with the options walbus starts it with, in the same framing
+# (8-byte LSN, 4-byte length, payload).
+wal2json_recording=$workdir/bench-wal2json.bin
+echo "recording the wal2json stream" >&2
+"$bench_pgbin/psql" -X -At -F $'\t' "$dsn" -c "SELECT lsn, data FROM
+    pg_logical_slot_get_changes('record_bench_wal2json', '$end_lsn', NULL, 'format-version', '2',
+    'include-xids', '1', 'include-timestamp', '1', 'include-lsn', '1', 'include-pk', '1',
+    'include-type-oids', '1', 'include-typmod', '1')" |
+    python3 -c '
+import struct, sys
+out = open(sys.argv[1], "wb")
+for line in sys.stdin.buffer:
+    lsn, data = line.rstrip(b"\n").split(b"\t", 1)
+    hi, lo = lsn.split(b"/")
+    out.write(struct.pack(">QI", (int(hi, 16) << 32) | int(lo, 16), len(data)) + data)
+' "$wal2json_recording"
 "$bench_root/scripts/pg-tmp.sh" stop "$pgdir"
 if [[ -n "$keep" ]]; then
     cp "$recording" "$keep"
@@ -61,6 +79,11 @@ else
     echo "note: taskset is not installed; running unpinned"
 fi
 echo "load average: $(bench_loadavg)"
-"${pin[@]}" "$bench_bin" "$recording" --iterations "$iterations" \
-    --expect-changes "$((rows_per_txn * txns))"
+for decoder in pgoutput wal2json; do
+    input=$recording
+    [[ $decoder == wal2json ]] && input=$wal2json_recording
+    "${pin[@]}" "$bench_bin" "$input" --decoder "$decoder" --iterations "$iterations" \
+        --expect-changes "$((rows_per_txn * txns))"
+    echo
+done
 echo "load average after: $(bench_loadavg)"
