@@ -1,6 +1,5 @@
 #include "walbus/decoders/wal2json_decoder.h"
 
-#include <charconv>
 #include <cstring>
 #include <optional>
 #include <unordered_map>
@@ -8,8 +7,8 @@
 
 #include <simdjson.h>
 
-#include "walbus/core/pg_types.h"
 #include "wal2json/wal2json_text.h"
+#include "walbus/core/pg_types.h"
 
 namespace walbus::decoders {
 namespace {
@@ -175,8 +174,9 @@ std::string read_columns(od::value v, std::string_view key, std::vector<ParsedCo
     for (auto item : array) {
         od::object object;
         if (auto e = item.get_object().get(object)) {
-            return e == simdjson::INCORRECT_TYPE ? "an entry of " + quoted(key) + " is not an object"
-                                                 : json_error(e);
+            return e == simdjson::INCORRECT_TYPE
+                       ? "an entry of " + quoted(key) + " is not an object"
+                       : json_error(e);
         }
         ParsedColumn& c = out.emplace_back();
         for (auto field_result : object) {
@@ -484,8 +484,8 @@ struct Wal2jsonDecoder::Impl {
 
     // Reused per message; not copied.
     od::parser parser;
-    std::string buffer;    // the message, followed by SIMDJSON_PADDING bytes
-    std::string repaired;  // the message with invalid UTF-8 replaced, when it had any
+    std::string buffer;   // the message, followed by SIMDJSON_PADDING bytes
+    std::string repaired; // the message with invalid UTF-8 replaced, when it had any
     ParsedMessage msg;
     std::vector<MessageColumn> seen;
     std::vector<std::size_t> index;
@@ -765,6 +765,7 @@ Result<void> Wal2jsonDecoder::Impl::decode(std::string_view message, Lsn wal_sta
             if (auto what = parse_lsn(m.lsn, "lsn", lsn); !what.empty()) return bad(what);
         }
         ChangeEvent& c = fresh_change(out);
+        c.after.values.clear();
         c.op = Operation::Message;
         c.lsn = lsn;
         if (*m.transactional) {
@@ -811,8 +812,8 @@ Result<void> Wal2jsonDecoder::Impl::decode(std::string_view message, Lsn wal_sta
 
     auto it = state.tables.find(TableKeyView{*m.schema, *m.table});
     if (it == state.tables.end()) {
-        it = state.tables.emplace(TableKey{std::string(*m.schema), std::string(*m.table)},
-                                  TableState{})
+        it = state.tables
+                 .emplace(TableKey{std::string(*m.schema), std::string(*m.table)}, TableState{})
                  .first;
     }
     TableState& ts = it->second;
@@ -836,6 +837,7 @@ Result<void> Wal2jsonDecoder::Impl::decode(std::string_view message, Lsn wal_sta
             out.relation = ts.relation;
         }
         // wal2json does not say whether CASCADE or RESTART IDENTITY was given.
+        c.after.values.clear();
         c.op = Operation::Truncate;
         c.relation = ts.relation;
         c.position = Position{state.final_lsn, state.next_seq++};
@@ -948,7 +950,7 @@ Wal2jsonDecoder::Wal2jsonDecoder(const Wal2jsonDecoder& other)
 
 Wal2jsonDecoder& Wal2jsonDecoder::operator=(const Wal2jsonDecoder& other) {
     if (this != &other) {
-        impl_->state = other.impl_->state;
+        impl_ = std::make_unique<Impl>(other.impl_->state);
     }
     return *this;
 }
@@ -956,8 +958,7 @@ Wal2jsonDecoder& Wal2jsonDecoder::operator=(const Wal2jsonDecoder& other) {
 Wal2jsonDecoder::Wal2jsonDecoder(Wal2jsonDecoder&& other) noexcept = default;
 Wal2jsonDecoder& Wal2jsonDecoder::operator=(Wal2jsonDecoder&& other) noexcept = default;
 
-Result<void> Wal2jsonDecoder::decode(std::string_view message, Lsn wal_start,
-                                     DecodedMessage& out) {
+Result<void> Wal2jsonDecoder::decode(std::string_view message, Lsn wal_start, DecodedMessage& out) {
     auto result = impl_->decode(message, wal_start, out);
     if (!result) {
         impl_->reset_transaction();
@@ -966,7 +967,9 @@ Result<void> Wal2jsonDecoder::decode(std::string_view message, Lsn wal_start,
     return result;
 }
 
-bool Wal2jsonDecoder::in_transaction() const { return impl_->state.in_txn; }
+bool Wal2jsonDecoder::in_transaction() const {
+    return impl_->state.in_txn;
+}
 
 std::shared_ptr<const Relation> Wal2jsonDecoder::relation(std::string_view schema,
                                                           std::string_view table) const {
@@ -974,6 +977,8 @@ std::shared_ptr<const Relation> Wal2jsonDecoder::relation(std::string_view schem
     return it == impl_->state.tables.end() ? nullptr : it->second.relation;
 }
 
-void Wal2jsonDecoder::reset_transaction() { impl_->reset_transaction(); }
+void Wal2jsonDecoder::reset_transaction() {
+    impl_->reset_transaction();
+}
 
 } // namespace walbus::decoders

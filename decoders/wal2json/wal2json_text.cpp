@@ -163,8 +163,7 @@ bool parse_timestamptz(std::string_view s, std::int64_t& unix_us) {
     int second = 0;
     if (!read_digits(s, year_len, year) || !eat(s, '-') || !read_digits(s, 2, month) ||
         !eat(s, '-') || !read_digits(s, 2, day) || !eat(s, ' ') || !read_digits(s, 2, hour) ||
-        !eat(s, ':') || !read_digits(s, 2, minute) || !eat(s, ':') ||
-        !read_digits(s, 2, second)) {
+        !eat(s, ':') || !read_digits(s, 2, minute) || !eat(s, ':') || !read_digits(s, 2, second)) {
         return false;
     }
     std::int64_t micros = 0;
@@ -205,8 +204,8 @@ bool parse_timestamptz(std::string_view s, std::int64_t& unix_us) {
             return false;
         }
     }
-    if (!s.empty() || month < 1 || month > 12 || day < 1 || day > 31 || hour > 24 ||
-        minute > 59 || second > 60 || zm > 59 || zs > 59) {
+    if (!s.empty() || month < 1 || month > 12 || day < 1 || day > 31 || hour > 24 || minute > 59 ||
+        second > 60 || zm > 59 || zs > 59) {
         return false;
     }
     const std::int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 +

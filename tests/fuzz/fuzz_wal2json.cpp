@@ -27,7 +27,7 @@ public:
         rel->schema.assign(schema);
         rel->table.assign(table);
         rel->identity = (seen.size() & 1) != 0 ? walbus::ReplicaIdentity::Full
-                                                : walbus::ReplicaIdentity::Default;
+                                               : walbus::ReplicaIdentity::Default;
         for (std::size_t i = 0; i < seen.size(); ++i) {
             walbus::Column& c = rel->columns.emplace_back();
             c.name.assign(seen[i].name);

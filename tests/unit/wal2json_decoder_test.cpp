@@ -157,8 +157,7 @@ void describe_relation(std::string& out, const Relation& r) {
     for (std::size_t i = 0; i < r.columns.size(); ++i) {
         const Column& c = r.columns[i];
         out += (i ? "," : "") + c.name + ":" + std::to_string(c.type_oid) +
-               (c.typmod >= 0 ? "(" + std::to_string(c.typmod) + ")" : "") +
-               (c.key ? ":key" : "");
+               (c.typmod >= 0 ? "(" + std::to_string(c.typmod) + ")" : "") + (c.key ? ":key" : "");
     }
     out += "\n";
 }
@@ -187,7 +186,9 @@ void describe(std::string& out, const DecodedMessage& m) {
     }
 }
 
-fs::path data_dir(std::string_view plugin) { return fs::path(WALBUS_TEST_DATA_DIR) / plugin; }
+fs::path data_dir(std::string_view plugin) {
+    return fs::path(WALBUS_TEST_DATA_DIR) / plugin;
+}
 
 std::vector<fs::path> recordings() {
     std::vector<fs::path> files;
@@ -562,8 +563,8 @@ TEST_CASE("corrupted wal2json messages never crash the decoder", "[wal2json]") {
                 // Every byte of short messages; a sample of the long ones.
                 const std::size_t step = rec.data.size() > 2000 ? 7 : 1;
                 for (std::size_t i = 0; i < rec.data.size(); i += step) {
-                    const unsigned char values[] = {'"', '}', ',', '0', 0xff,
-                                                    static_cast<unsigned char>(next())};
+                    const unsigned char values[] = {'"', '}',  ',',
+                                                    '0', 0xff, static_cast<unsigned char>(next())};
                     for (unsigned char v : values) {
                         std::string bad = rec.data;
                         bad[i] = static_cast<char>(v);
@@ -571,8 +572,7 @@ TEST_CASE("corrupted wal2json messages never crash the decoder", "[wal2json]") {
                         auto r = copy.decode(bad, rec.wal_start, m);
                         if (!r) {
                             ++errors;
-                            CHECK(r.error().message.find(rec.wal_start.str()) !=
-                                  std::string::npos);
+                            CHECK(r.error().message.find(rec.wal_start.str()) != std::string::npos);
                             CHECK_FALSE(copy.in_transaction());
                         } else {
                             for (const auto& c : m.changes) {
@@ -631,22 +631,19 @@ TEST_CASE("wal2json values come back in PostgreSQL's text form", "[wal2json]") {
     const Case cases[] = {
         {R"({"name":"b","type":"boolean","typeoid":16,"value":true})", ValueKind::Text, "t"},
         {R"({"name":"b","type":"boolean","typeoid":16,"value":false})", ValueKind::Text, "f"},
-        {R"({"name":"n","type":"numeric","typeoid":1700,"value":39.00})", ValueKind::Text,
-         "39.00"},
+        {R"({"name":"n","type":"numeric","typeoid":1700,"value":39.00})", ValueKind::Text, "39.00"},
         {R"({"name":"f","type":"double precision","typeoid":701,"value":-1.5e-300})",
          ValueKind::Text, "-1.5e-300"},
         {R"({"name":"i","type":"bigint","typeoid":20,"value":9223372036854775807})",
          ValueKind::Text, "9223372036854775807"},
         {R"({"name":"s","type":"text","typeoid":25,"value":"a\"\\\n\u00e9\u0000"})",
          ValueKind::Text, std::string("a\"\\\n\xc3\xa9\0", 7)},
-        {R"({"name":"by","type":"bytea","typeoid":17,"value":"00ff"})", ValueKind::Text,
-         "\\x00ff"},
+        {R"({"name":"by","type":"bytea","typeoid":17,"value":"00ff"})", ValueKind::Text, "\\x00ff"},
         {R"({"name":"j","type":"jsonb","typeoid":3802,"value":"{\"a\": 1}"})", ValueKind::Text,
          R"({"a": 1})"},
         {R"({"name":"x","type":"text","typeoid":25,"value":null})", ValueKind::Null, ""},
         // typeoid is printed with %d: OIDs from 2^31 on come out negative.
-        {R"({"name":"m","type":"mood","typeoid":-2147483000,"value":"ok"})", ValueKind::Text,
-         "ok"},
+        {R"({"name":"m","type":"mood","typeoid":-2147483000,"value":"ok"})", ValueKind::Text, "ok"},
     };
     for (const auto& c : cases) {
         INFO(c.column);
@@ -743,8 +740,9 @@ TEST_CASE("unchanged TOAST values and old keys as pgoutput reports them", "[wal2
         R"({"action":"U","lsn":"0/30","schema":"public","table":"t","columns":[{"name":"id","type":"integer","typeoid":23,"value":1},{"name":"n","type":"integer","typeoid":23,"value":6}],"identity":[{"name":"id","type":"integer","typeoid":23,"value":1}],"pk":[{"name":"id","type":"integer","typeoid":23}]})"));
     CHECK(s.m.changes[0].relation == rel);
     CHECK_FALSE(s.m.relation);
-    CHECK(s.change_json() ==
-          R"({"op":"update","source":{"schema":"public","table":"t","lsn":"0/30","commit_lsn":"0/100","seq":1,"xid":7,"commit_time":"2026-11-22T04:00:16.977838Z","unchanged_toast":["body"]},"key":{"id":1},"before":null,"after":{"id":1,"n":6}})");
+    CHECK(
+        s.change_json() ==
+        R"({"op":"update","source":{"schema":"public","table":"t","lsn":"0/30","commit_lsn":"0/100","seq":1,"xid":7,"commit_time":"2026-11-22T04:00:16.977838Z","unchanged_toast":["body"]},"key":{"id":1},"before":null,"after":{"id":1,"n":6}})");
     CHECK(s.m.changes[0].after.values[1].kind == ValueKind::Unchanged);
     // A new key: the old one comes as a key tuple.
     REQUIRE(s.decode(
@@ -769,8 +767,9 @@ TEST_CASE("wal2json messages, non-transactional and not UTF-8", "[wal2json]") {
     REQUIRE(m.changes.size() == 1);
     std::string json;
     append_change_json(json, m.changes[0]);
-    CHECK(json ==
-          R"({"op":"message","source":{"lsn":"0/2A4B2F8","commit_lsn":"0/2A4B2F8","seq":0},"message":{"transactional":false,"prefix":"p","content":"c"}})");
+    CHECK(
+        json ==
+        R"({"op":"message","source":{"lsn":"0/2A4B2F8","commit_lsn":"0/2A4B2F8","seq":0},"message":{"transactional":false,"prefix":"p","content":"c"}})");
     // wal2json passes message bytes that are not UTF-8 as they are: they are replaced.
     REQUIRE(d.decode("{\"action\":\"M\",\"lsn\":\"0/9\",\"transactional\":false,\"prefix\":\"p\","
                      "\"content\":\"\xff"
@@ -798,7 +797,8 @@ TEST_CASE("wal2json protocol misuse is reported", "[wal2json]") {
         CHECK_FALSE(d.in_transaction());
         return r.error().message;
     };
-    const std::string insert = insert_with(R"({"name":"id","type":"integer","typeoid":23,"value":1})");
+    const std::string insert =
+        insert_with(R"({"name":"id","type":"integer","typeoid":23,"value":1})");
     CHECK(error(insert) == "malformed wal2json Insert message at LSN 0/1234: change outside a "
                            "transaction (no Begin)");
     CHECK(error("") == "malformed wal2json message at LSN 0/1234: empty message");
@@ -868,9 +868,9 @@ TEST_CASE("wal2json options and add-tables", "[wal2json]") {
     CHECK(options == "format-version=2 include-xids=1 include-timestamp=1 include-lsn=1 "
                      "include-pk=1 include-type-oids=1 include-typmod=1 ");
 
-    const std::vector<std::string> tables = {"orders", "public.catalog_items",
-                                             "Odd Schema.we\"ird.tab,le*", "public.a\\b",
-                                             "*.t", "s.*"};
+    const std::vector<std::string> tables = {
+        "orders", "public.catalog_items", "Odd Schema.we\"ird.tab,le*", "public.a\\b", "*.t",
+        "s.*"};
     // The same escaping record.sh uses; the recorded quirks case shows wal2json reads it.
     CHECK(wal2json_add_tables(tables) == R"(public.orders,public.catalog_items,)"
                                          R"(Odd\ Schema.we"ird\.tab\,le\*,public.a\\b,)"
