@@ -6,7 +6,8 @@
 #   bench/decoder_bench.sh [--rows-per-txn N] [--txns M] [--iterations K] [--keep FILE]
 #                          [--no-build]
 #
-# --keep FILE also saves the recording, to rerun build/bench/decoder_bench on it directly.
+# --keep FILE also saves the recordings (FILE, and FILE.wal2json), to rerun
+# build/bench/decoder_bench on them directly.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/bench_lib.sh"
 
@@ -69,6 +70,7 @@ for line in sys.stdin.buffer:
 "$bench_root/scripts/pg-tmp.sh" stop "$pgdir"
 if [[ -n "$keep" ]]; then
     cp "$recording" "$keep"
+    cp "$wal2json_recording" "$keep.wal2json"
 fi
 
 pin=()
