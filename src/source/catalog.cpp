@@ -5,12 +5,14 @@
 #include <vector>
 
 #include "pg_conn.h"
+#include "walbus/core/pg_types.h"
 
 namespace walbus::source {
 namespace {
 
-// Nesting deeper than this (an array of a composite of a range of ...) is not followed.
-constexpr int kMaxTypeDepth = 16;
+// Type references are followed as deep as values are converted (an array of a composite of a
+// range of ...); deeper ones stay unknown and their values are written as text.
+constexpr int kMaxTypeDepth = pg::kMaxValueDepth;
 
 std::uint32_t to_oid(const char* text) {
     std::uint32_t v = 0;

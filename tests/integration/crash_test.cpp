@@ -103,6 +103,7 @@ TEST_CASE("kill -9 at random moments under load: every committed change exactly 
                               ? std::filesystem::file_size(dir / "events.jsonl")
                               : 0;
             std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 1500));
+            INFO("walbus stderr:\n" << w.stderr_text());
             REQUIRE(w.running());
             w.signal(SIGKILL);
             REQUIRE(w.wait() == 128 + SIGKILL);
