@@ -364,3 +364,35 @@ TEST_CASE("quoted mixed-case names with dots", "[streaming]") {
     CHECK(events[0].table == "Q1.totals");
     CHECK(events[0].after->at("Amount") == "\"2.50\"");
 }
+
+TEST_CASE("format.toast: marker writes a marker, error stops with the fix", "[streaming]") {
+    TestDb db("stream_toast_policy");
+    db.conn().exec("CREATE TABLE docs (id int PRIMARY KEY, title text, body text);"
+                   "ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL");
+    TempDir dir;
+    auto config = write_config(dir, db, with_tables({"docs"}));
+    std::ofstream(config, std::ios::app) << "format:\n  toast: marker\n";
+    start_capture(dir, db, config);
+    db.conn().exec("INSERT INTO docs VALUES (1, 'a', repeat('0123456789', 1000))");
+    db.conn().exec("UPDATE docs SET title = 'b'");
+    catch_up(dir, db, config);
+    auto events = parse_events(dir / "events.jsonl");
+    REQUIRE(events.size() == 2);
+    CHECK(events[1].after->at("body") == R"({"unchanged_toast":true})");
+    CHECK(events[1].unchanged_toast == std::vector<std::string>{"body"});
+
+    TempDir dir2;
+    ConfigOptions o = with_tables({"docs"});
+    o.slot = db.name() + "_error";
+    auto strict = write_config(dir2, db, o);
+    std::ofstream(strict, std::ios::app) << "format:\n  toast: error\n";
+    catch_up(dir2, db, strict);
+    db.conn().exec("UPDATE docs SET title = 'c'");
+    auto r =
+        run_walbus({"run", "-c", strict.string(), "--stop-at-lsn", db.current_wal_lsn()}, dir2);
+    CHECK(r.code == 1);
+    CHECK(r.err.find("column body of public.docs is an unchanged TOAST value") !=
+          std::string::npos);
+    CHECK(r.err.find("REPLICA IDENTITY FULL") != std::string::npos);
+    CHECK(parse_events(dir2 / "events.jsonl").empty()); // nothing half-written
+}
