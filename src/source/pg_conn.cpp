@@ -68,7 +68,10 @@ Error PgConn::result_error(const PGresult* res, std::string_view what) const {
 }
 
 Result<PgResult> PgConn::exec(const std::string& sql, std::string_view what) {
-    PgResult res(PQexec(conn_, sql.c_str()));
+    return checked(PgResult(PQexec(conn_, sql.c_str())), what);
+}
+
+Result<PgResult> PgConn::checked(PgResult res, std::string_view what) const {
     if (!res) {
         return fail(ErrorCode::Connection, std::string(what) + ": " + conn_error());
     }
@@ -85,16 +88,9 @@ Result<PgResult> PgConn::query(const std::string& sql, std::initializer_list<std
     for (const auto& p : params) {
         values.push_back(p.c_str());
     }
-    PgResult res(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                              values.data(), nullptr, nullptr, 0));
-    if (!res) {
-        return fail(ErrorCode::Connection, std::string(what) + ": " + conn_error());
-    }
-    auto status = PQresultStatus(res.get());
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-        return std::unexpected(result_error(res.get(), what));
-    }
-    return res;
+    return checked(PgResult(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()),
+                                         nullptr, values.data(), nullptr, nullptr, 0)),
+                   what);
 }
 
 Result<void> PgConn::open(const std::string& dsn, bool replication,

@@ -49,6 +49,9 @@ public:
     [[nodiscard]] std::string redact(std::string message) const;
 
 private:
+    // The result, or the error it carries (or libpq's, when there is no result).
+    [[nodiscard]] Result<PgResult> checked(PgResult res, std::string_view what) const;
+
     PGconn* conn_ = nullptr;
     std::string password_; // only to mask it in messages
 };

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "walbus/core/change_json.h"
+#include "framed_messages.h"
 #include "walbus/decoders/wal2json_decoder.h"
 
 namespace {
@@ -43,40 +43,7 @@ public:
 
 void run(std::string_view input, walbus::decoders::RelationCatalog* catalog) {
     walbus::decoders::Wal2jsonDecoder decoder(catalog);
-    walbus::decoders::DecodedMessage message;
-    std::string json;
-    std::size_t pos = 0;
-    while (input.size() - pos >= 12) {
-        std::uint64_t lsn = 0;
-        std::uint32_t len = 0;
-        for (int i = 0; i < 8; ++i)
-            lsn = (lsn << 8) | static_cast<unsigned char>(input[pos + i]);
-        for (int i = 8; i < 12; ++i)
-            len = (len << 8) | static_cast<unsigned char>(input[pos + i]);
-        pos += 12;
-        std::size_t n = std::min<std::size_t>(len, input.size() - pos);
-        auto result = decoder.decode(input.substr(pos, n), walbus::Lsn{lsn}, message);
-        pos += n;
-        if (!result) {
-            if (decoder.in_transaction() || result.error().message.empty() ||
-                !message.changes.empty()) {
-                std::abort(); // an error must reset the transaction and say what happened
-            }
-            continue;
-        }
-        for (const auto& change : message.changes) {
-            if (change.op != walbus::Operation::Message &&
-                (!change.relation ||
-                 (change.after.present() &&
-                  change.after.values.size() != change.relation->columns.size()) ||
-                 (change.before.present() &&
-                  change.before.values.size() != change.relation->columns.size()))) {
-                std::abort(); // one value per column of the change's relation
-            }
-            json.clear();
-            walbus::append_change_json(json, change);
-        }
-    }
+    walbus::fuzz::decode_framed(input, decoder);
 }
 
 } // namespace

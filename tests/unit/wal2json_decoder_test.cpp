@@ -12,55 +12,19 @@
 #include <map>
 #include <sstream>
 
+#include "recording.h"
 #include "walbus/core/change_json.h"
 #include "walbus/core/json_writer.h"
 #include "walbus/decoders/pgoutput_decoder.h"
 #include "walbus/decoders/wal2json_decoder.h"
 
 using namespace walbus;
+using walbus::test::read_recording;
+using walbus::test::read_text;
 using namespace walbus::decoders;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Recorded {
-    Lsn wal_start;
-    std::string data;
-};
-
-// 8-byte big-endian WAL start, 4-byte big-endian length, payload; repeated.
-std::vector<Recorded> read_recording(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::vector<Recorded> out;
-    std::size_t pos = 0;
-    auto be = [&](std::size_t n) {
-        std::uint64_t v = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            v = (v << 8) | static_cast<unsigned char>(bytes[pos + i]);
-        }
-        pos += n;
-        return v;
-    };
-    while (pos + 12 <= bytes.size()) {
-        Recorded r;
-        r.wal_start = Lsn{be(8)};
-        auto len = static_cast<std::size_t>(be(4));
-        REQUIRE(pos + len <= bytes.size());
-        r.data = bytes.substr(pos, len);
-        pos += len;
-        out.push_back(std::move(r));
-    }
-    REQUIRE(pos == bytes.size());
-    return out;
-}
-
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::vector<std::string> split(const std::string& text, char sep) {
     std::vector<std::string> parts;
