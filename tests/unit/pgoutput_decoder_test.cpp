@@ -14,12 +14,17 @@
 #include "walbus/decoders/pgoutput_decoder.h"
 
 using namespace walbus;
+using walbus::test::check_every_truncation;
 using walbus::test::read_recording;
 using walbus::test::read_text;
 using namespace walbus::decoders;
 namespace fs = std::filesystem;
 
 namespace {
+
+std::vector<fs::path> recordings() {
+    return walbus::test::recordings("pgoutput");
+}
 
 // One line per message: protocol messages in a compact form, changes as their JSON lines.
 void describe(std::string& out, const DecodedMessage& m) {
@@ -53,17 +58,6 @@ void describe(std::string& out, const DecodedMessage& m) {
     }
 }
 
-std::vector<fs::path> recordings() {
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(fs::path(WALBUS_TEST_DATA_DIR) / "pgoutput")) {
-        if (e.path().extension() == ".bin") {
-            files.push_back(e.path());
-        }
-    }
-    std::sort(files.begin(), files.end());
-    return files;
-}
-
 } // namespace
 
 TEST_CASE("recorded pgoutput streams decode to the expected events", "[pgoutput]") {
@@ -92,20 +86,7 @@ TEST_CASE("recorded pgoutput streams decode to the expected events", "[pgoutput]
 TEST_CASE("every truncation of every recorded message is an error naming the lsn", "[pgoutput]") {
     for (const auto& bin : recordings()) {
         PgoutputDecoder decoder;
-        DecodedMessage m;
-        for (const auto& rec : read_recording(bin)) {
-            for (std::size_t len = 0; len < rec.data.size(); ++len) {
-                PgoutputDecoder copy = decoder;
-                auto r = copy.decode(std::string_view(rec.data).substr(0, len), rec.wal_start, m);
-                INFO(bin.filename().string() << " message at " << rec.wal_start.str() << " cut to "
-                                             << len << " of " << rec.data.size());
-                REQUIRE_FALSE(r);
-                CHECK(r.error().code == ErrorCode::Protocol);
-                CHECK(r.error().message.find(rec.wal_start.str()) != std::string::npos);
-                CHECK_FALSE(copy.in_transaction());
-            }
-            REQUIRE(decoder.decode(rec.data, rec.wal_start, m));
-        }
+        check_every_truncation(bin, decoder);
     }
 }
 

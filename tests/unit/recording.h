@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -13,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "walbus/core/error.h"
 #include "walbus/core/lsn.h"
+#include "walbus/decoders/decoded_message.h"
 
 namespace walbus::test {
 
@@ -53,6 +56,41 @@ inline std::string read_text(const std::filesystem::path& path) {
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
+}
+
+// The recordings (*.bin) of tests/data/<folder>, in name order.
+inline std::vector<std::filesystem::path> recordings(const std::string& folder) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(
+             std::filesystem::path(WALBUS_TEST_DATA_DIR) / folder)) {
+        if (e.path().extension() == ".bin") {
+            files.push_back(e.path());
+        }
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+// Cuts every message of the recording at every length, each fed to a copy of `decoder` as it
+// stands after the messages before it: each cut must be a Protocol error naming the message's
+// LSN that leaves no transaction open and no changes behind.
+template <typename Decoder>
+void check_every_truncation(const std::filesystem::path& bin, Decoder& decoder) {
+    decoders::DecodedMessage m;
+    for (const auto& rec : read_recording(bin)) {
+        for (std::size_t len = 0; len < rec.data.size(); ++len) {
+            Decoder copy = decoder;
+            auto r = copy.decode(std::string_view(rec.data).substr(0, len), rec.wal_start, m);
+            INFO(bin.filename().string() << " message at " << rec.wal_start.str() << " cut to "
+                                         << len << " of " << rec.data.size());
+            REQUIRE_FALSE(r);
+            CHECK(r.error().code == ErrorCode::Protocol);
+            CHECK(r.error().message.find(rec.wal_start.str()) != std::string::npos);
+            CHECK_FALSE(copy.in_transaction());
+            CHECK(m.changes.empty());
+        }
+        REQUIRE(decoder.decode(rec.data, rec.wal_start, m));
+    }
 }
 
 } // namespace walbus::test

@@ -155,14 +155,7 @@ fs::path data_dir(std::string_view plugin) {
 }
 
 std::vector<fs::path> recordings() {
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(data_dir("wal2json"))) {
-        if (e.path().extension() == ".bin") {
-            files.push_back(e.path());
-        }
-    }
-    std::sort(files.begin(), files.end());
-    return files;
+    return walbus::test::recordings("wal2json");
 }
 
 std::string decode_wal2json(const fs::path& bin, RelationCatalog* catalog) {
@@ -490,21 +483,7 @@ TEST_CASE("every truncation of every recorded wal2json message is an error namin
     for (const auto& bin : recordings()) {
         RecordedCatalog catalog(fs::path(bin).replace_extension(".catalog"));
         Wal2jsonDecoder decoder(&catalog);
-        DecodedMessage m;
-        for (const auto& rec : read_recording(bin)) {
-            for (std::size_t len = 0; len < rec.data.size(); ++len) {
-                Wal2jsonDecoder copy = decoder;
-                auto r = copy.decode(std::string_view(rec.data).substr(0, len), rec.wal_start, m);
-                INFO(bin.filename().string() << " message at " << rec.wal_start.str() << " cut to "
-                                             << len << " of " << rec.data.size());
-                REQUIRE_FALSE(r);
-                CHECK(r.error().code == ErrorCode::Protocol);
-                CHECK(r.error().message.find(rec.wal_start.str()) != std::string::npos);
-                CHECK_FALSE(copy.in_transaction());
-                CHECK(m.changes.empty());
-            }
-            REQUIRE(decoder.decode(rec.data, rec.wal_start, m));
-        }
+        walbus::test::check_every_truncation(bin, decoder);
     }
 }
 
