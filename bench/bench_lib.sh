@@ -105,7 +105,9 @@ CREATE TABLE bench_rows (
     amount numeric(12, 2) NOT NULL,
     created_at timestamptz NOT NULL,
     quantity integer NOT NULL,
-    note text
+    note text,
+    paid boolean NOT NULL,
+    ref uuid NOT NULL
 );
 CREATE PUBLICATION bench_pub FOR TABLE bench_rows;
 SQL
@@ -126,7 +128,7 @@ bench_write_rows() {
             printf "INSERT INTO bench_rows SELECT g, '\''customer-'\'' || (g %% 10007), "
             printf "round(((g * 7919) %% 1000000) / 100.0, 2), "
             printf "timestamptz '\''2026-01-01 00:00:00+00'\'' + g * interval '\''37 ms'\'', "
-            printf "(g %% 97)::integer, md5(g::text) "
+            printf "(g %% 97)::integer, md5(g::text), g %% 3 = 0, md5((g * 31)::text)::uuid "
             printf "FROM generate_series(%d::bigint, %d) AS g;\n", t * rows + 1, (t + 1) * rows
         }
     }' | bench_psql "$dsn"

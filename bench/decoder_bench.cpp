@@ -1,6 +1,7 @@
 // Decoder throughput on a recorded pgoutput stream, on one thread, with no I/O in the timed part.
 //
-//   decoder_bench RECORDING [--iterations K] [--expect-changes N]
+//   decoder_bench RECORDING [--decoder pgoutput|wal2json] [--mode copy|decode|json]
+//                 [--iterations K] [--expect-changes N]
 //
 // RECORDING is a pgoutput recording (tests/data/pgoutput/README.md describes the format:
 // 8-byte big-endian WAL start, 4-byte big-endian length, payload, per XLogData message), as
@@ -12,10 +13,10 @@
 //   decode   PgoutputDecoder::decode only
 //   json     decode, then append_change_json for each change into one reused string
 //
-// Each mode prints the median and best iteration as changes/s and MB/s of pgoutput input, plus
-// the counters it accumulated (changes, bytes produced), so the work cannot be optimized away
-// and a reader can check that every iteration did the same amount. With --expect-changes, a
-// recording that decodes to another number of changes is an error.
+// --mode runs that mode alone (to profile it). Each mode prints the median and best iteration as
+// changes/s and MB/s of pgoutput input, plus the counters it accumulated (changes, bytes produced),
+// so the work cannot be optimized away and a reader can check that every iteration did the same
+// amount. With --expect-changes, a recording that decodes to another number of changes is an error.
 
 #include <algorithm>
 #include <chrono>
@@ -154,7 +155,7 @@ const char* mode_name(Mode m) {
 
 void usage() {
     std::fprintf(stderr, "usage: decoder_bench RECORDING [--decoder pgoutput|wal2json] "
-                         "[--iterations K] [--expect-changes N]\n");
+                         "[--mode copy|decode|json] [--iterations K] [--expect-changes N]\n");
 }
 
 } // namespace
@@ -164,6 +165,7 @@ int main(int argc, char** argv) {
     int iterations = 5;
     long long expect_changes = -1;
     bool wal2json = false;
+    std::vector<Mode> modes = {Mode::Copy, Mode::Decode, Mode::Json};
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--iterations" && i + 1 < argc) {
@@ -179,6 +181,18 @@ int main(int argc, char** argv) {
                 return kExitUsage;
             }
             wal2json = d == "wal2json";
+        } else if (arg == "--mode" && i + 1 < argc) {
+            std::string_view m = argv[++i];
+            if (m == "copy") {
+                modes = {Mode::Copy};
+            } else if (m == "decode") {
+                modes = {Mode::Decode};
+            } else if (m == "json") {
+                modes = {Mode::Json};
+            } else {
+                std::fprintf(stderr, "error: --mode is copy, decode or json\n");
+                return kExitUsage;
+            }
         } else if (arg == "--expect-changes" && i + 1 < argc) {
             expect_changes = std::atoll(argv[++i]);
             if (expect_changes < 0) {
@@ -217,7 +231,7 @@ int main(int argc, char** argv) {
                 "best ch/s", "in MB/s", "out MB/s", "changes/iter", "out bytes/iter");
 
     std::uint64_t reference_changes = 0;
-    for (Mode mode : {Mode::Copy, Mode::Decode, Mode::Json}) {
+    for (Mode mode : modes) {
         std::vector<Iteration> runs(static_cast<std::size_t>(iterations));
         for (Iteration& it : runs) {
             bool ok = wal2json ? run_once<walbus::decoders::Wal2jsonDecoder>(rec, mode, it)
@@ -234,7 +248,7 @@ int main(int argc, char** argv) {
                 return kExitRuntime;
             }
         }
-        if (mode == Mode::Decode) {
+        if (mode != Mode::Copy) {
             reference_changes = runs[0].changes;
         }
 

@@ -1,14 +1,18 @@
 #include "walbus/decoders/wal2json_decoder.h"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <simdjson.h>
 
 #include "wal2json/wal2json_text.h"
 #include "walbus/core/pg_types.h"
+#include "walbus/core/table_name.h"
 
 namespace walbus::decoders {
 namespace {
@@ -85,6 +89,32 @@ std::string json_error(simdjson::error_code e) {
     return std::string("invalid JSON: ") + simdjson::error_message(e);
 }
 
+// Which of `Keys` the raw (still escaped) key is, or Keys.size(). Unrolled, so that each
+// comparison has a constant length and needs no call to memcmp.
+template <const auto& Keys, std::size_t... I>
+std::size_t raw_key_index(od::raw_json_string raw, std::index_sequence<I...>) {
+    std::size_t found = Keys.size();
+    (void)((raw.unsafe_is_equal(Keys[I]) ? (found = I, true) : false) || ...);
+    return found;
+}
+
+// Which of `Keys` the field's key is: Keys.size() for another key, nullopt (with `error` set)
+// when the key is not valid JSON. wal2json writes its keys without escapes, so they are compared
+// in place first; a key written with escapes is unescaped and compared again.
+template <const auto& Keys>
+std::optional<std::size_t> key_index(od::field& field, std::string& error) {
+    constexpr std::size_t n = Keys.size();
+    if (std::size_t i = raw_key_index<Keys>(field.key(), std::make_index_sequence<n>{}); i < n) {
+        return i;
+    }
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key)) {
+        error = json_error(e);
+        return std::nullopt;
+    }
+    return static_cast<std::size_t>(std::find(Keys.begin(), Keys.end(), key) - Keys.begin());
+}
+
 std::string quoted(std::string_view s) {
     std::string out;
     out.reserve(s.size() + 2);
@@ -149,7 +179,11 @@ std::string read_value(od::value v, ParsedColumn& c) {
                                 raw.back() == '\r')) {
             raw.remove_suffix(1);
         }
-        if (raw.empty() || raw.find_first_not_of("0123456789+-eE.") != std::string_view::npos) {
+        auto number_char = [](char ch) {
+            return (ch >= '0' && ch <= '9') || ch == '+' || ch == '-' || ch == 'e' || ch == 'E' ||
+                   ch == '.';
+        };
+        if (raw.empty() || !std::all_of(raw.begin(), raw.end(), number_char)) {
             return "value of column " + quoted(c.name) + " is not a number";
         }
         c.text = raw;
@@ -164,6 +198,29 @@ std::string read_value(od::value v, ParsedColumn& c) {
     default: return "value of column " + quoted(c.name) + " is an array or an object";
     }
 }
+
+// The keys of an entry of "columns", "identity" or "pk".
+constexpr std::array<std::string_view, 4> kColumnKeys{"name", "type", "typeoid", "value"};
+
+// The keys of a message, in the order wal2json writes them.
+enum class MessageKey : std::uint8_t {
+    Action,
+    Xid,
+    Timestamp,
+    Lsn,
+    Schema,
+    Table,
+    Columns,
+    Pk,
+    Identity,
+    NextLsn,
+    Transactional,
+    Prefix,
+    Content,
+};
+constexpr std::array<std::string_view, 13> kMessageKeys{
+    "action", "xid",      "timestamp", "lsn",           "schema", "table",  "columns",
+    "pk",     "identity", "nextlsn",   "transactional", "prefix", "content"};
 
 std::string read_columns(od::value v, std::string_view key, std::vector<ParsedColumn>& out) {
     out.clear();
@@ -181,24 +238,25 @@ std::string read_columns(od::value v, std::string_view key, std::vector<ParsedCo
         ParsedColumn& c = out.emplace_back();
         for (auto field_result : object) {
             od::field field;
-            std::string_view name;
             if (auto e = std::move(field_result).get(field)) {
                 return json_error(e);
             }
-            if (auto e = field.unescaped_key().get(name)) {
-                return json_error(e);
+            std::string error;
+            auto which = key_index<kColumnKeys>(field, error);
+            if (!which) {
+                return error;
             }
             od::value value = field.value();
-            if (name == "name") {
+            if (*which == 0) {
                 if (value.get_string().get(c.name) != simdjson::SUCCESS) {
                     return "a column name in " + quoted(key) + " is not a string";
                 }
                 c.has_name = true;
-            } else if (name == "type") {
+            } else if (*which == 1) {
                 if (value.get_string().get(c.type) != simdjson::SUCCESS) {
                     return "a column type in " + quoted(key) + " is not a string";
                 }
-            } else if (name == "typeoid") {
+            } else if (*which == 2) {
                 // Printed with %d: OIDs above 2^31 come out negative.
                 std::int64_t oid = 0;
                 if (auto e = value.get_int64().get(oid); e || oid < INT32_MIN || oid > UINT32_MAX) {
@@ -206,7 +264,7 @@ std::string read_columns(od::value v, std::string_view key, std::vector<ParsedCo
                 }
                 c.type_oid = static_cast<std::uint32_t>(oid);
                 c.has_type_oid = true;
-            } else if (name == "value") {
+            } else if (*which == 3) {
                 if (auto bad = read_value(value, c); !bad.empty()) {
                     return bad;
                 }
@@ -235,20 +293,24 @@ std::string read_message(od::document& doc, ParsedMessage& m) {
     }
     for (auto field_result : object) {
         od::field field;
-        std::string_view key;
         if (auto e = std::move(field_result).get(field)) {
             return json_error(e);
         }
-        if (auto e = field.unescaped_key().get(key)) {
-            return json_error(e);
+        std::string bad;
+        auto which = key_index<kMessageKeys>(field, bad);
+        if (!which) {
+            return bad;
         }
         od::value value = field.value();
-        std::string bad;
-        if (key == "action") {
+        const std::string_view key =
+            *which < kMessageKeys.size() ? kMessageKeys[*which] : std::string_view{};
+        switch (static_cast<MessageKey>(*which)) {
+        case MessageKey::Action:
             if (value.get_string().get(m.action) != simdjson::SUCCESS) {
                 return "\"action\" is not a string";
             }
-        } else if (key == "xid") {
+            break;
+        case MessageKey::Xid: {
             od::json_type t;
             if (auto e = value.type().get(t)) {
                 return json_error(e);
@@ -266,37 +328,37 @@ std::string read_message(od::document& doc, ParsedMessage& m) {
                 }
                 m.xid = xid;
             }
-        } else if (key == "timestamp") {
-            bad = read_nullable_string(value, key, m.timestamp);
-        } else if (key == "lsn") {
-            bad = read_nullable_string(value, key, m.lsn);
-        } else if (key == "nextlsn") {
-            bad = read_nullable_string(value, key, m.nextlsn);
-        } else if (key == "schema") {
-            bad = read_nullable_string(value, key, m.schema);
-        } else if (key == "table") {
-            bad = read_nullable_string(value, key, m.table);
-        } else if (key == "columns") {
+            break;
+        }
+        case MessageKey::Timestamp: bad = read_nullable_string(value, key, m.timestamp); break;
+        case MessageKey::Lsn: bad = read_nullable_string(value, key, m.lsn); break;
+        case MessageKey::NextLsn: bad = read_nullable_string(value, key, m.nextlsn); break;
+        case MessageKey::Schema: bad = read_nullable_string(value, key, m.schema); break;
+        case MessageKey::Table: bad = read_nullable_string(value, key, m.table); break;
+        case MessageKey::Columns:
             m.has_columns = true;
             bad = read_columns(value, key, m.columns);
-        } else if (key == "identity") {
+            break;
+        case MessageKey::Identity:
             m.has_identity = true;
             bad = read_columns(value, key, m.identity);
-        } else if (key == "pk") {
+            break;
+        case MessageKey::Pk:
             m.has_pk = true;
             bad = read_columns(value, key, m.pk);
-        } else if (key == "transactional") {
+            break;
+        case MessageKey::Transactional: {
             bool b = false;
             if (value.get_bool().get(b) != simdjson::SUCCESS) {
                 return "\"transactional\" is not a boolean";
             }
             m.transactional = b;
-        } else if (key == "prefix") {
-            bad = read_nullable_string(value, key, m.prefix);
-        } else if (key == "content") {
-            bad = read_nullable_string(value, key, m.content);
+            break;
         }
-        // Other keys (origin, with include-origin) are not needed.
+        case MessageKey::Prefix: bad = read_nullable_string(value, key, m.prefix); break;
+        case MessageKey::Content: bad = read_nullable_string(value, key, m.content); break;
+        default: break; // other keys (origin, with include-origin) are not needed
+        }
         if (!bad.empty()) {
             return bad;
         }
@@ -651,6 +713,9 @@ Result<void> Wal2jsonDecoder::Impl::decode(std::string_view message, Lsn wal_sta
         buffer.resize(need);
     }
     std::memcpy(buffer.data(), message.data(), message.size());
+    // Zeroed padding, as simdjson's own padded strings have: a '}' left there by a longer earlier
+    // message makes simdjson scan the whole document for balance before reading it.
+    std::memset(buffer.data() + message.size(), 0, simdjson::SIMDJSON_PADDING);
     const char* json = buffer.data();
     std::size_t capacity = buffer.size();
 
@@ -925,17 +990,10 @@ std::string wal2json_add_tables(std::span<const std::string> tables) {
         if (!out.empty()) {
             out += ',';
         }
-        std::string_view n = name;
-        auto dot = n.find('.');
-        if (dot == std::string_view::npos) {
-            append_escaped("public");
-            out += '.';
-            append_escaped(n);
-        } else {
-            append_escaped(n.substr(0, dot));
-            out += '.';
-            append_escaped(n.substr(dot + 1));
-        }
+        const auto [schema, table] = split_table_name(name);
+        append_escaped(schema);
+        out += '.';
+        append_escaped(table);
     }
     return out;
 }

@@ -22,6 +22,17 @@ public:
         }
     }
     void push(char c) { scratch_.push_back(c); }
+    // At a backslash at `pos`: takes the character it escapes and moves past both. False when the
+    // backslash ends the input.
+    [[nodiscard]] bool take_escaped(std::size_t& pos) {
+        if (pos + 1 >= s_.size()) {
+            return false;
+        }
+        begin_copy(pos);
+        push(s_[pos + 1]);
+        pos += 2;
+        return true;
+    }
     [[nodiscard]] bool copying() const { return copying_; }
     [[nodiscard]] std::string_view result(std::size_t end) const {
         return copying_ ? std::string_view(scratch_) : s_.substr(start_, end - start_);
@@ -113,12 +124,9 @@ bool read_quoted(std::string_view s, std::size_t& pos, std::string& scratch,
             return true;
         }
         if (c == '\\') {
-            if (pos + 1 >= s.size()) {
+            if (!u.take_escaped(pos)) {
                 return false;
             }
-            u.begin_copy(pos);
-            u.push(s[pos + 1]);
-            pos += 2;
             continue;
         }
         if (u.copying()) {
@@ -206,12 +214,9 @@ bool read_field(std::string_view s, std::size_t& pos, std::string_view stops, st
             return true;
         }
         if (c == '\\') {
-            if (pos + 1 >= s.size()) {
+            if (!u.take_escaped(pos)) {
                 return false;
             }
-            u.begin_copy(pos);
-            u.push(s[pos + 1]);
-            pos += 2;
             continue;
         }
         if (c == '"') {

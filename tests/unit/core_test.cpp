@@ -5,6 +5,7 @@
 #include "walbus/core/json_writer.h"
 #include "walbus/core/lsn.h"
 #include "walbus/core/pg_types.h"
+#include "walbus/core/table_name.h"
 
 using namespace walbus;
 
@@ -146,4 +147,14 @@ TEST_CASE("a change event as a json line", "[core]") {
                  R"("lsn":"0/100","commit_lsn":"0/200","seq":3,"xid":42,)"
                  R"("commit_time":"2000-01-01T00:00:00.000000Z","unchanged_toast":["blob"]},)"
                  R"("key":{"id":7},"before":{"id":7},"after":{"id":7,"price":"19.99"}})");
+}
+
+using Names = std::pair<std::string, std::string>;
+
+TEST_CASE("table names follow PostgreSQL's identifier rules", "[core]") {
+    CHECK(split_table_name("orders") == Names{"public", "orders"});
+    CHECK(split_table_name("sales.orders") == Names{"sales", "orders"});
+    CHECK(split_table_name("Sales.Orders") == Names{"sales", "orders"});
+    CHECK(split_table_name("\"Sales\".\"Q1.totals\"") == Names{"Sales", "Q1.totals"});
+    CHECK(split_table_name("\"say \"\"hi\"\"\"") == Names{"public", "say \"hi\""});
 }

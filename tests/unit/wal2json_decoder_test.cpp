@@ -811,12 +811,15 @@ TEST_CASE("wal2json options and add-tables", "[wal2json]") {
     CHECK(options == "format-version=2 include-xids=1 include-timestamp=1 include-lsn=1 "
                      "include-pk=1 include-type-oids=1 include-typmod=1 ");
 
+    // Names as source.tables writes them: unquoted names fold to lower case; quoted ones keep
+    // their case and may hold dots and quotes.
     const std::vector<std::string> tables = {
-        "orders", "public.catalog_items", "Odd Schema.we\"ird.tab,le*", "public.a\\b", "*.t",
-        "s.*"};
+        "orders",          "public.catalog_items", R"("Odd Schema"."we""ird.tab,le*")",
+        R"(public."a\b")", "Sales.Orders",         R"("*".t)",
+        R"(s."*")"};
     // The same escaping record.sh uses; the recorded quirks case shows wal2json reads it.
     CHECK(wal2json_add_tables(tables) == R"(public.orders,public.catalog_items,)"
                                          R"(Odd\ Schema.we"ird\.tab\,le\*,public.a\\b,)"
-                                         R"(\*.t,s.\*)");
+                                         R"(sales.orders,\*.t,s.\*)");
     CHECK(wal2json_add_tables({}) == "");
 }

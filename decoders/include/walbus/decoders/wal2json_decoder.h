@@ -35,8 +35,8 @@ inline constexpr std::array<Wal2jsonOption, 7> kWal2jsonOptions{{
     {"include-typmod", "1"},
 }};
 
-// The value of wal2json's `add-tables` option for tables named "schema.table", or "table" for a
-// table in schema public (as in source.tables; the name is split at its first dot). wal2json
+// The value of wal2json's `add-tables` option for tables named as in source.tables
+// ("schema.table" or "table", by PostgreSQL's identifier rules: see split_table_name). wal2json
 // splits the list at commas and whitespace, schema from table at the first dot, and treats `*`
 // as a wildcard; a backslash makes the next character literal, so every such character in a
 // name is escaped.

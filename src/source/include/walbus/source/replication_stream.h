@@ -89,8 +89,4 @@ private:
 [[nodiscard]] std::string quote_literal(std::string_view text);
 [[nodiscard]] std::string quote_ident(std::string_view text);
 
-// "schema.table" → {schema, table}; a bare name is in schema "public". Unquoted names fold to
-// lower case; "Quoted"."Names" keep their case and may contain dots.
-[[nodiscard]] std::pair<std::string, std::string> split_table_name(std::string_view name);
-
 } // namespace walbus::source
