@@ -82,17 +82,28 @@ constexpr std::array<std::string_view, 2> kNumericFormats{"string", "number"};
 constexpr std::array<std::string_view, 2> kBytesFormats{"base64", "hex"};
 constexpr std::array<std::string_view, 3> kToastPolicies{"omit", "marker", "error"};
 
-constexpr std::array<SectionDecl, 4> kSections{{
+constexpr std::array<std::string_view, 2> kUnmatched{"drop", "raw"};
+constexpr std::array<std::string_view, 2> kOnError{"stop", "dead_letter"};
+constexpr std::array<std::string_view, 3> kEnvelopes{"plain", "cloudevents-structured",
+                                                     "cloudevents-binary"};
+
+constexpr std::array<SectionDecl, 6> kSections{{
     {"source", "The PostgreSQL server walbus streams changes from, over logical replication with "
                "the `pgoutput` plugin (or `wal2json`)."},
     {"sink", "Where walbus writes the change events."},
     {"format", "How column values are written (docs/event-format.md)."},
     {"checkpoint", "Where walbus keeps the last position it has delivered, so that it resumes "
                    "there after a restart."},
+    {"mapping", "What happens around the mapping rules (docs/mapping-rules.md): changes no rule "
+                "matches, changes a rule cannot map, the default envelope."},
+    {"rules", "The mapping rules: a list of rules that turn row changes, outbox rows and "
+              "logical decoding messages into integration events. Each rule's keys are "
+              "documented in docs/mapping-rules.md. Without rules, every change is written as "
+              "a change event (docs/event-format.md)."},
 }};
 
 // The order here is the order of the reference documentation.
-const std::array<KeyDecl, 21> kKeys{{
+const std::array<KeyDecl, 27> kKeys{{
     {
         .name = "name",
         .field = StringField{[](Config& c) -> std::string& { return c.name; }, check_pipeline_name},
@@ -344,6 +355,84 @@ const std::array<KeyDecl, 21> kKeys{{
         .example = "/var/lib/walbus/checkpoint.json",
         .description = "File that holds the last position delivered to the sink. walbus "
                        "resumes from it after a restart; keep it on persistent storage.",
+    },
+    {
+        .name = "mapping.unmatched",
+        .field =
+            EnumField{kUnmatched,
+                      [](const Config& c) { return static_cast<std::size_t>(c.mapping.unmatched); },
+                      [](Config& c, std::size_t i) {
+                          c.mapping.unmatched = static_cast<UnmatchedPolicy>(i);
+                      }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "raw",
+        .description = "A change that no rule matches is dropped (`drop`), or written as a "
+                       "change event (docs/event-format.md) to `mapping.raw_topic` (`raw`).",
+    },
+    {
+        .name = "mapping.raw_topic",
+        .field = StringField{[](Config& c) -> std::string& { return c.mapping.raw_topic.text; }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "cdc.{schema}.{table}",
+        .description = "Topic of the change events that `mapping.unmatched: raw` writes: a "
+                       "template that may use `{schema}`, `{table}` and `{op}`.",
+    },
+    {
+        .name = "mapping.on_error",
+        .field = EnumField{
+            kOnError, [](const Config& c) { return static_cast<std::size_t>(c.mapping.on_error); },
+            [](Config& c, std::size_t i) {
+                c.mapping.on_error = static_cast<MappingErrorPolicy>(i);
+            }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "dead_letter",
+        .description = "A change that a matching rule cannot map (a payload reads a column "
+                       "that an ALTER TABLE dropped, an unchanged TOAST value): `stop` ends "
+                       "walbus with an error naming the rule, the table and the position, "
+                       "before anything of its transaction is delivered; `dead_letter` writes "
+                       "the raw change with the reason to `mapping.dead_letter_topic` and goes "
+                       "on.",
+    },
+    {
+        .name = "mapping.dead_letter_topic",
+        .field = StringField{[](Config& c) -> std::string& { return c.mapping.dead_letter_topic; }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "catalog.dead_letter",
+        .description = "Topic of the dead-letter events of `mapping.on_error: dead_letter`.",
+    },
+    {
+        .name = "mapping.envelope",
+        .field = EnumField{
+            kEnvelopes,
+            [](const Config& c) { return static_cast<std::size_t>(c.mapping.envelope); },
+            [](Config& c, std::size_t i) { c.mapping.envelope = static_cast<Envelope>(i); }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "cloudevents-structured",
+        .description = "The envelope of rules that do not choose one: `plain` (the payload "
+                       "object, metadata in headers), `cloudevents-structured` (a CloudEvents "
+                       "1.0 JSON envelope) or `cloudevents-binary` (the payload, with `ce_` "
+                       "headers).",
+    },
+    {
+        .name = "mapping.cloudevents_source",
+        .field =
+            StringField{[](Config& c) -> std::string& { return c.mapping.cloudevents_source; }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "/catalog-service",
+        .description = "The CloudEvents `source` attribute; by default `/walbus/` followed by "
+                       "the pipeline's `name`.",
     },
 }};
 

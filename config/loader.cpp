@@ -19,6 +19,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "key_table.h"
+#include "rules_reader.h"
 #include "value_parsing.h"
 #include "walbus/config/config.h"
 
@@ -73,6 +74,13 @@ std::vector<std::string_view> children_of(std::string_view prefix) {
         const std::string_view child = rest.substr(0, rest.find('.'));
         if (std::ranges::find(out, child) == out.end()) {
             out.push_back(child);
+        }
+    }
+    // Sections with no keys of their own in the table (rules).
+    for (const SectionDecl& section : sections()) {
+        if (parent_of(section.name) == prefix &&
+            std::ranges::find(out, leaf_of(section.name)) == out.end()) {
+            out.push_back(leaf_of(section.name));
         }
     }
     return out;
@@ -295,6 +303,7 @@ private:
             return key(a) < key(b);
         });
         LoadResult result;
+        result.parsed = config_;
         if (diagnostics_.empty()) {
             result.config = std::move(config_);
         }
@@ -342,8 +351,20 @@ private:
                 continue;
             }
             const std::string full = join_name(prefix, name);
-            if (const KeyDecl* decl = find_key(full)) {
+            if (full == "rules") {
+                seen_[full] = Seen{key.Mark(), value.Mark(), true};
+                config_.has_rules = true;
+                config_.rules = read_rules(value, yaml_, env_,
+                                           [this](const YAML::Mark& mark, std::string message) {
+                                               add(mark, std::move(message));
+                                           });
+            } else if (const KeyDecl* decl = find_key(full)) {
                 read_value(*decl, key, value);
+                if (full == "mapping.raw_topic") {
+                    // A template: errors inside it are placed by its position in the file.
+                    config_.mapping.raw_topic =
+                        rule_text(value, std::move(config_.mapping.raw_topic.text), yaml_);
+                }
             } else if (find_section(full) != nullptr) {
                 read_section(full, key, value);
             } else {

@@ -13,6 +13,7 @@
 #include "logging.h"
 #include "walbus/config/config.h"
 #include "walbus/pipeline/pipeline.h"
+#include "walbus/pipeline/setup.h"
 
 namespace {
 
@@ -36,18 +37,18 @@ void install_signal_handlers() {
     std::signal(SIGPIPE, SIG_IGN);
 }
 
-// Prints every diagnostic; returns the config when there were none.
-std::optional<walbus::config::Config> load_config(const std::string& path) {
-    auto loaded = walbus::config::load_file(path);
-    for (const auto& d : loaded.diagnostics) {
+// Prints every diagnostic; returns the config and its compiled rules when there were none.
+std::optional<walbus::PreparedConfig> report(walbus::PreparedConfig prepared,
+                                             const std::string& path) {
+    for (const auto& d : prepared.diagnostics) {
         std::cerr << d.str() << "\n";
     }
-    if (!loaded.diagnostics.empty()) {
-        std::cerr << loaded.diagnostics.size() << " error"
-                  << (loaded.diagnostics.size() == 1 ? "" : "s") << " in " << path << "\n";
+    if (!prepared.diagnostics.empty()) {
+        std::cerr << prepared.diagnostics.size() << " error"
+                  << (prepared.diagnostics.size() == 1 ? "" : "s") << " in " << path << "\n";
         return std::nullopt;
     }
-    return loaded.config;
+    return prepared;
 }
 
 } // namespace
@@ -72,8 +73,19 @@ int main(int argc, char** argv) {
     run->add_option("--log-level", log_level, "trace, debug, info, warn, error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
-    auto* check = app.add_subcommand("check", "validate a configuration file and exit");
+    bool connect = false;
+    auto* check = app.add_subcommand("check", "validate a configuration file and its rules");
     check->add_option("-c,--config", config_path, "configuration file (YAML)")->required();
+    check->add_flag("--connect", connect,
+                    "also check the rules and the set-up against the database: tables, "
+                    "columns, types, replica identity, wal_level, publication, slot");
+
+    auto* tail = app.add_subcommand(
+        "tail", "print the events the rules make of new commits, read-only: a temporary slot, "
+                "standard output, no checkpoint");
+    tail->add_option("-c,--config", config_path, "configuration file (YAML)")->required();
+    tail->add_option("--log-level", log_level, "trace, debug, info, warn, error")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
     auto* doc = app.add_subcommand("config-doc",
                                    "print the configuration reference (docs/configuration.md)");
@@ -90,12 +102,28 @@ int main(int argc, char** argv) {
         return kExitOk;
     }
 
-    auto config = load_config(config_path);
-    if (!config) {
+    auto loaded = walbus::config::load_file(config_path);
+    std::optional<walbus::PreparedConfig> prepared;
+    if (check->parsed() && connect) {
+        auto checked = walbus::prepare_config_connected(std::move(loaded), config_path);
+        if (!checked) {
+            std::cerr << "error: " << checked.error().message << "\n";
+            return checked.error().code == walbus::ErrorCode::Config ? kExitConfig : kExitRuntime;
+        }
+        prepared = report(std::move(*checked), config_path);
+    } else {
+        prepared = report(walbus::prepare_config(std::move(loaded), config_path), config_path);
+    }
+    if (!prepared) {
         return kExitConfig;
     }
     if (check->parsed()) {
-        std::cerr << config_path << ": ok\n";
+        std::cerr << config_path << ": ok";
+        if (prepared->rules) {
+            std::cerr << " (" << prepared->rules->size() << " rule"
+                      << (prepared->rules->size() == 1 ? "" : "s") << ")";
+        }
+        std::cerr << (connect ? ", checked against the database" : "") << "\n";
         return kExitOk;
     }
 
@@ -103,6 +131,8 @@ int main(int argc, char** argv) {
                                                     : walbus::app::LogFormat::Text,
                                log_level);
     walbus::RunOptions options;
+    options.rules = prepared->rules;
+    options.tail = tail->parsed();
     if (!stop_at.empty()) {
         auto lsn = walbus::Lsn::parse(stop_at);
         if (!lsn) {
@@ -114,7 +144,7 @@ int main(int argc, char** argv) {
     }
     install_signal_handlers();
 
-    walbus::Pipeline pipeline(std::move(*config), options);
+    walbus::Pipeline pipeline(std::move(*prepared->config), options);
     auto result = pipeline.run(g_stop);
     if (!result) {
         spdlog::error("{}", result.error().message);

@@ -12,6 +12,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::ServerSetup: return "server_setup";
     case ErrorCode::Server: return "server";
     case ErrorCode::Io: return "io";
+    case ErrorCode::Mapping: return "mapping";
     case ErrorCode::Internal: return "internal";
     }
     return "internal";

@@ -1,4 +1,4 @@
-#include "json_scan.h"
+#include "walbus/core/json_scan.h"
 
 #include <array>
 #include <cstddef>

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "json_scan.h"
+#include "walbus/core/json_scan.h"
 #include "pg_datetime.h"
 #include "pg_text_format.h"
 #include "walbus/core/json_writer.h"

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <functional>
 #include <random>
@@ -10,8 +12,10 @@
 
 #include "walbus/checkpoint/file_checkpoint_store.h"
 #include "walbus/core/change_json.h"
+#include "walbus/core/integration_event.h"
 #include "walbus/decoders/pgoutput_decoder.h"
 #include "walbus/decoders/wal2json_decoder.h"
+#include "walbus/mappers/rules.h"
 #include "walbus/pipeline/backoff.h"
 #include "walbus/sink/line_sink.h"
 #include "walbus/source/catalog.h"
@@ -65,9 +69,11 @@ struct Pipeline::State {
     pg::JsonOptions json_options;
     std::unique_ptr<source::Catalog> catalog; // connected at the first type walbus must look up
     std::string line;                         // reused for each change's JSON
-    bool in_txn = false;                      // between Begin and Commit
-    std::uint64_t txn_mark = 0;               // sink offset where the open transaction started
-    Position txn_last;                        // position of its last change written
+    std::vector<IntegrationEvent> events;     // reused for each change's mapped events
+    std::uint64_t events_total = 0;
+    bool in_txn = false;        // between Begin and Commit
+    std::uint64_t txn_mark = 0; // sink offset where the open transaction started
+    Position txn_last;          // position of its last change written
     bool txn_wrote = false;
 
     Lsn written; // furthest WAL received
@@ -101,6 +107,12 @@ struct Pipeline::State {
         s.create_slot = config.source.create_slot;
         s.create_publication = config.source.create_publication;
         s.application_name = config.name;
+        if (options.tail) {
+            s.temporary_slot = true;
+            s.slot = "walbus_tail_" + std::to_string(::getpid());
+            s.create_publication = false;
+            s.application_name = config.name + " tail";
+        }
         if (config.source.decoder == config::DecoderType::Wal2json) {
             s.plugin = "wal2json";
             for (const auto& [name, value] : decoders::kWal2jsonOptions) {
@@ -189,13 +201,16 @@ struct Pipeline::State {
 
     Result<void> open_sink() {
         Result<std::unique_ptr<LineSink>> opened =
-            config.sink.type == config::SinkType::File
+            config.sink.type == config::SinkType::File && !options.tail
                 ? LineSink::open_file(config.sink.path, config.sink.fsync)
                 : LineSink::open_stdout();
         if (!opened) {
             return std::unexpected(opened.error());
         }
         sink = std::move(*opened);
+        if (options.tail) {
+            return {}; // no checkpoint: the temporary slot starts at the end of the WAL
+        }
         auto cp = store.load();
         if (!cp) {
             return std::unexpected(cp.error());
@@ -222,8 +237,10 @@ struct Pipeline::State {
         if (auto offset = sink->flush(); !offset) {
             return std::unexpected(offset.error());
         }
-        if (auto stored = store.store(pending); !stored) {
-            return stored;
+        if (!options.tail) {
+            if (auto stored = store.store(pending); !stored) {
+                return stored;
+            }
         }
         durable = pending;
         has_pending = false;
@@ -311,10 +328,9 @@ struct Pipeline::State {
                         return ok;
                     }
                 }
-                line.clear();
-                append_change_json(line, c, types, json_options);
-                line.push_back('\n');
-                sink->append(line);
+                if (auto ok = write_change(c); !ok) {
+                    return ok;
+                }
                 if (own_unit) {
                     mark_pending(c.position, c.lsn);
                     continue;
@@ -331,6 +347,31 @@ struct Pipeline::State {
             }
             break;
         }
+        return {};
+    }
+
+    // Writes one change: as its mapped events when there are rules, else as a change event.
+    Result<void> write_change(const ChangeEvent& c) {
+        line.clear();
+        if (!options.rules) {
+            append_change_json(line, c, types, json_options);
+            line.push_back('\n');
+            sink->append(line);
+            return {};
+        }
+        if (auto ok = options.rules->map(c, types, json_options, events); !ok) {
+            return ok;
+        }
+        for (const IntegrationEvent& ev : events) {
+            if (ev.dead_letter) {
+                spdlog::warn("rule {} could not map the change at {}:{}; sent to {}", ev.rule,
+                             c.position.commit_lsn.str(), c.position.seq, ev.topic);
+            }
+            append_event_json(line, ev);
+            line.push_back('\n');
+        }
+        events_total += events.size();
+        sink->append(line);
         return {};
     }
 
@@ -458,7 +499,8 @@ Result<void> Pipeline::run(const std::atomic<bool>& stop) {
         const Error& e = result.error();
         // Before walbus has streamed once, only a slot still held by another process is worth
         // waiting for; anything else is a set-up problem the user must see at once.
-        bool retry = is_retriable(e.code) && (ever_streamed || e.code == ErrorCode::SlotInUse);
+        bool retry = is_retriable(e.code) && (ever_streamed || e.code == ErrorCode::SlotInUse) &&
+                     !st.options.tail; // a temporary slot is gone with its connection
         if (!retry) {
             return result;
         }

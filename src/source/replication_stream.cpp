@@ -118,8 +118,29 @@ Result<std::unique_ptr<ReplicationStream>> ReplicationStream::connect(const Sour
 }
 
 Result<void> ReplicationStream::prepare() {
+    return prepare_or_check(nullptr);
+}
+
+Result<void> ReplicationStream::check(std::vector<std::string>& problems) {
+    return prepare_or_check(&problems);
+}
+
+// A set-up problem: noted in `problems` when checking, else the result.
+Result<void> setup_problem(std::vector<std::string>* problems, std::string message) {
+    if (problems != nullptr) {
+        problems->push_back(std::move(message));
+        return {};
+    }
+    return fail(ErrorCode::ServerSetup, std::move(message));
+}
+
+// With `problems`, nothing is created and each set-up problem is noted there instead of ending
+// the checks; without, the first problem is the result.
+Result<void> ReplicationStream::prepare_or_check(std::vector<std::string>* problems) {
     auto& c = *impl_;
     const auto& s = c.settings;
+    const bool create = problems == nullptr;
+    auto problem = [&](std::string message) { return setup_problem(problems, std::move(message)); };
 
     auto wal = c.exec("SHOW wal_level", "reading wal_level");
     if (!wal) {
@@ -127,18 +148,20 @@ Result<void> ReplicationStream::prepare() {
     }
     std::string level = PQgetvalue(wal->get(), 0, 0);
     if (level != "logical") {
-        return fail(ErrorCode::ServerSetup,
-                    "wal_level is '" + level +
-                        "' but logical replication needs 'logical'; run ALTER SYSTEM SET "
-                        "wal_level = logical (or set it in postgresql.conf) and restart the "
-                        "server");
+        if (auto ok = problem("wal_level is '" + level +
+                              "' but logical replication needs 'logical'; run ALTER SYSTEM SET "
+                              "wal_level = logical (or set it in postgresql.conf) and restart "
+                              "the server");
+            !ok) {
+            return ok;
+        }
     }
 
     // Every configured table must exist.
     std::vector<std::pair<std::string, std::string>> tables;
     for (const auto& t : s.tables) {
-        tables.push_back(split_table_name(t));
-        const auto& [schema, table] = tables.back();
+        auto name = split_table_name(t);
+        const auto& [schema, table] = name;
         auto found = c.exec("SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
                             "ON n.oid = c.relnamespace WHERE n.nspname = " +
                                 quote_literal(schema) + " AND c.relname = " + quote_literal(table) +
@@ -148,23 +171,38 @@ Result<void> ReplicationStream::prepare() {
             return std::unexpected(found.error());
         }
         if (PQntuples(found->get()) == 0) {
-            return fail(ErrorCode::ServerSetup, "table " + schema + "." + table +
-                                                    " (in source.tables) does not exist in "
-                                                    "database " +
-                                                    system_.database +
-                                                    "; create it or remove it from "
-                                                    "source.tables");
+            if (auto ok = problem("table " + schema + "." + table + " does not exist in database " +
+                                  system_.database +
+                                  "; create it, or remove it from source.tables or the rules");
+                !ok) {
+                return ok;
+            }
+            continue;
         }
+        tables.push_back(std::move(name));
     }
 
     // Publication (pgoutput only: other plugins filter tables through their options).
     if (s.plugin == "pgoutput") {
-        if (auto ok = prepare_publication(tables); !ok) {
+        if (auto ok = prepare_publication(tables, problems); !ok) {
             return ok;
         }
     }
 
     // Slot.
+    if (s.temporary_slot) {
+        if (!create) {
+            return {};
+        }
+        auto created =
+            c.exec("CREATE_REPLICATION_SLOT " + quote_ident(s.slot) + " TEMPORARY LOGICAL " +
+                       quote_ident(s.plugin) + " NOEXPORT_SNAPSHOT",
+                   "creating temporary replication slot " + s.slot);
+        if (!created) {
+            return std::unexpected(created.error());
+        }
+        return {};
+    }
     auto slot = c.exec("SELECT plugin, database FROM pg_catalog.pg_replication_slots "
                        "WHERE slot_name = " +
                            quote_literal(s.slot),
@@ -174,12 +212,14 @@ Result<void> ReplicationStream::prepare() {
     }
     if (PQntuples(slot->get()) == 0) {
         if (!s.create_slot) {
-            return fail(ErrorCode::ServerSetup,
-                        "replication slot \"" + s.slot +
-                            "\" does not exist; create it with "
-                            "SELECT pg_create_logical_replication_slot(" +
-                            quote_literal(s.slot) +
-                            ", 'pgoutput') or set source.create_slot: true");
+            return problem("replication slot \"" + s.slot +
+                           "\" does not exist; create it with "
+                           "SELECT pg_create_logical_replication_slot(" +
+                           quote_literal(s.slot) + ", " + quote_literal(s.plugin) +
+                           ") or set source.create_slot: true");
+        }
+        if (!create) {
+            return {};
         }
         auto created = c.exec("CREATE_REPLICATION_SLOT " + quote_ident(s.slot) + " LOGICAL " +
                                   quote_ident(s.plugin) + " NOEXPORT_SNAPSHOT",
@@ -192,26 +232,26 @@ Result<void> ReplicationStream::prepare() {
     std::string plugin = PQgetvalue(slot->get(), 0, 0);
     std::string database = PQgetvalue(slot->get(), 0, 1);
     if (plugin != s.plugin) {
-        return fail(ErrorCode::ServerSetup,
-                    "replication slot \"" + s.slot + "\" uses the " + plugin + " plugin, not " +
-                        s.plugin + "; set source.decoder: " + plugin +
-                        ", or another source.slot, or drop the slot with SELECT "
-                        "pg_drop_replication_slot(" +
-                        quote_literal(s.slot) + ")");
+        return problem("replication slot \"" + s.slot + "\" uses the " + plugin + " plugin, not " +
+                       s.plugin + "; set source.decoder: " + plugin +
+                       ", or another source.slot, or drop the slot with SELECT "
+                       "pg_drop_replication_slot(" +
+                       quote_literal(s.slot) + ")");
     }
     if (database != system_.database) {
-        return fail(ErrorCode::ServerSetup, "replication slot \"" + s.slot +
-                                                "\" belongs to database " + database + ", not " +
-                                                system_.database + "; connect to " + database +
-                                                " or use another slot name");
+        return problem("replication slot \"" + s.slot + "\" belongs to database " + database +
+                       ", not " + system_.database + "; connect to " + database +
+                       " or use another slot name");
     }
     return {};
 }
 
 Result<void> ReplicationStream::prepare_publication(
-    const std::vector<std::pair<std::string, std::string>>& tables) {
+    const std::vector<std::pair<std::string, std::string>>& tables,
+    std::vector<std::string>* problems) {
     auto& c = *impl_;
     const auto& s = c.settings;
+    auto problem = [&](std::string message) { return setup_problem(problems, std::move(message)); };
     auto pub = c.exec("SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = " +
                           quote_literal(s.publication),
                       "looking up publication " + s.publication);
@@ -220,12 +260,14 @@ Result<void> ReplicationStream::prepare_publication(
     }
     if (PQntuples(pub->get()) == 0) {
         if (!s.create_publication) {
-            return fail(ErrorCode::ServerSetup,
-                        "publication \"" + s.publication +
-                            "\" does not exist; create it with "
-                            "CREATE PUBLICATION " +
-                            quote_ident(s.publication) +
-                            " FOR TABLE ... or set source.create_publication: true");
+            return problem("publication \"" + s.publication +
+                           "\" does not exist; create it with "
+                           "CREATE PUBLICATION " +
+                           quote_ident(s.publication) +
+                           " FOR TABLE ... or set source.create_publication: true");
+        }
+        if (problems != nullptr) {
+            return {}; // checking: it would be created with the tables
         }
         std::string sql = "CREATE PUBLICATION " + quote_ident(s.publication);
         if (tables.empty()) {
@@ -251,15 +293,16 @@ Result<void> ReplicationStream::prepare_publication(
                 return std::unexpected(member.error());
             }
             if (PQntuples(member->get()) == 0) {
-                return fail(ErrorCode::ServerSetup,
-                            "table " + schema + "." + table + " is not in publication \"" +
-                                s.publication + "\"; run ALTER PUBLICATION " +
-                                quote_ident(s.publication) + " ADD TABLE " + quote_ident(schema) +
-                                "." + quote_ident(table));
+                if (auto ok = problem(
+                        "table " + schema + "." + table + " is not in publication \"" +
+                        s.publication + "\"; run ALTER PUBLICATION " + quote_ident(s.publication) +
+                        " ADD TABLE " + quote_ident(schema) + "." + quote_ident(table));
+                    !ok) {
+                    return ok;
+                }
             }
         }
     }
-
     return {};
 }
 

@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include "walbus/config/config.h"
+#include "walbus/pipeline/setup.h"
 
 namespace {
 
@@ -71,12 +72,16 @@ std::vector<fs::path> cases_in(const fs::path& dir) {
     return cases;
 }
 
-std::vector<std::string> diagnostic_lines(const LoadResult& result) {
+std::vector<std::string> diagnostic_lines(const std::vector<Diagnostic>& diagnostics) {
     std::vector<std::string> lines;
-    for (const Diagnostic& d : result.diagnostics) {
+    for (const Diagnostic& d : diagnostics) {
         lines.push_back(d.str());
     }
     return lines;
+}
+
+std::vector<std::string> diagnostic_lines(const LoadResult& result) {
+    return diagnostic_lines(result.diagnostics);
 }
 
 std::string quoted(const std::string& text) {
@@ -151,6 +156,9 @@ TEST_CASE("valid configurations load with the expected values", "[config]") {
             walbus::config::load_string(yaml, path.filename().string(), kFakeEnv);
         CHECK(diagnostic_lines(result) == std::vector<std::string>{});
         REQUIRE(result.config.has_value());
+        CHECK(diagnostic_lines(
+                  walbus::prepare_config(result, path.filename().string()).diagnostics) ==
+              std::vector<std::string>{});
         const std::vector<std::string> expected = expectations_in(yaml);
         REQUIRE(!expected.empty());
         CHECK(dump(*result.config) == expected);
@@ -159,16 +167,18 @@ TEST_CASE("valid configurations load with the expected values", "[config]") {
 
 TEST_CASE("invalid configurations produce exactly the expected diagnostics", "[config]") {
     const std::vector<fs::path> cases = cases_in(kDataDir / "invalid");
-    REQUIRE(cases.size() >= 10);
+    REQUIRE(cases.size() >= 40);
     for (const fs::path& path : cases) {
         INFO("case " << path.filename().string());
         fs::path expected_path = path;
         expected_path.replace_extension(".expected");
         REQUIRE(fs::exists(expected_path));
-        const LoadResult result =
-            walbus::config::load_string(read_text(path), path.filename().string(), kFakeEnv);
+        // The configuration's problems and its rules' (expressions are compiled by mappers/).
+        const walbus::PreparedConfig result = walbus::prepare_config(
+            walbus::config::load_string(read_text(path), path.filename().string(), kFakeEnv),
+            path.filename().string());
         CHECK_FALSE(result.config.has_value());
-        CHECK(diagnostic_lines(result) == lines_of(read_text(expected_path)));
+        CHECK(diagnostic_lines(result.diagnostics) == lines_of(read_text(expected_path)));
         for (const Diagnostic& d : result.diagnostics) {
             CHECK(d.message.find(kPassword) == std::string::npos);
         }

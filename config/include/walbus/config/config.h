@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "walbus/core/rule_spec.h"
+
 namespace walbus::config {
 
 enum class SinkType { Stdout, File };
@@ -56,6 +58,9 @@ struct Config {
     SinkConfig sink;
     FormatConfig format;
     CheckpointConfig checkpoint;
+    MappingSpec mapping;
+    bool has_rules = false; // a `rules` list is present (it may be empty)
+    std::vector<RuleSpec> rules;
 };
 
 // One problem found while loading, printed as "file:line:col: error: message".
@@ -72,6 +77,7 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 
 struct LoadResult {
     std::optional<Config> config;        // set when diagnostics is empty
+    Config parsed;                       // what could be read, whether or not there were problems
     std::vector<Diagnostic> diagnostics; // every problem, in file order
 };
 

@@ -18,6 +18,7 @@ enum class ErrorCode {
     ServerSetup, // wal_level, missing slot/publication/table: the user must act
     Server,      // any other error reported by PostgreSQL
     Io,          // local file system
+    Mapping,     // a change that a mapping rule cannot map
     Internal,
 };
 

@@ -8,9 +8,18 @@
 #include "walbus/core/error.h"
 #include "walbus/core/lsn.h"
 
+namespace walbus::mappers {
+class RuleSet;
+}
+
 namespace walbus {
 
 struct RunOptions {
+    // The compiled mapping rules; without them every change is written as a change event.
+    std::shared_ptr<mappers::RuleSet> rules;
+    // walbus tail: a temporary slot from the current end of the WAL, standard output, no
+    // checkpoint, nothing created on the server but that slot, no reconnecting.
+    bool tail = false;
     // Stop (cleanly, checkpoint stored) once everything up to this LSN has been written.
     std::optional<Lsn> stop_at;
 };

@@ -20,6 +20,9 @@ struct SourceSettings {
     std::vector<std::string> tables; // "schema.table" or "table" (schema public)
     bool create_slot = true;
     bool create_publication = false;
+    // A temporary slot (walbus tail): created at start, dropped by the server when the
+    // connection ends; never an existing slot.
+    bool temporary_slot = false;
     std::string application_name = "walbus";
     // The logical decoding plugin of the slot and the options START_REPLICATION passes to it.
     // For pgoutput, walbus adds proto_version, publication_names and messages itself.
@@ -64,6 +67,10 @@ public:
     // wal_level, configured tables, publication (created when asked), slot (created when
     // asked). Errors say what to change.
     [[nodiscard]] Result<void> prepare();
+    // The checks of prepare() without creating anything (walbus check --connect): every
+    // set-up problem (wal_level, a missing table, publication or slot, a table missing from
+    // the publication) is appended to `problems`; the error is for a failed query.
+    [[nodiscard]] Result<void> check(std::vector<std::string>& problems);
 
     // START_REPLICATION ... LOGICAL start (options): for pgoutput proto_version '1',
     // publication_names and messages; for other plugins SourceSettings::plugin_options.
@@ -79,7 +86,9 @@ private:
     struct Impl;
     explicit ReplicationStream(std::unique_ptr<Impl> impl);
     [[nodiscard]] Result<void>
-    prepare_publication(const std::vector<std::pair<std::string, std::string>>& tables);
+    prepare_publication(const std::vector<std::pair<std::string, std::string>>& tables,
+                        std::vector<std::string>* problems);
+    [[nodiscard]] Result<void> prepare_or_check(std::vector<std::string>* problems);
 
     std::unique_ptr<Impl> impl_;
     SystemInfo system_;

@@ -1,0 +1,823 @@
+#include "walbus/mappers/rules.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+
+#include <openssl/evp.h>
+
+#include "walbus/core/change_json.h"
+#include "walbus/core/json_scan.h"
+#include "walbus/core/json_writer.h"
+#include "walbus/core/table_name.h"
+#include "walbus/mappers/expr.h"
+
+namespace walbus::mappers {
+
+std::string uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view name) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr);
+    EVP_DigestUpdate(ctx, ns.data(), ns.size());
+    EVP_DigestUpdate(ctx, name.data(), name.size());
+    EVP_DigestFinal_ex(ctx, digest, &length);
+    EVP_MD_CTX_free(ctx);
+    digest[6] = static_cast<unsigned char>((digest[6] & 0x0F) | 0x50); // version 5
+    digest[8] = static_cast<unsigned char>((digest[8] & 0x3F) | 0x80); // RFC 9562 variant
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(36);
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            out += '-';
+        }
+        out += kHex[digest[i] >> 4];
+        out += kHex[digest[i] & 0x0F];
+    }
+    return out;
+}
+
+namespace {
+
+RuleProblem problem_at(const RuleText& text, std::size_t offset, std::string message) {
+    const int column = text.column + (text.exact ? static_cast<int>(offset) : 0);
+    return RuleProblem{text.line, text.line > 0 ? column : 0, std::move(message)};
+}
+
+// Text with `{expression}` parts; `{{` and `}}` are literal braces.
+class Template {
+public:
+    static std::expected<Template, RuleProblem>
+    compile(const RuleText& text, const CompileOptions& options, std::string_view what) {
+        Template t;
+        const std::string_view s = text.text;
+        std::string literal;
+        for (std::size_t i = 0; i < s.size(); ++i) {
+            const char c = s[i];
+            if (c == '}' && i + 1 < s.size() && s[i + 1] == '}') {
+                literal += '}';
+                ++i;
+                continue;
+            }
+            if (c == '}') {
+                return std::unexpected(problem_at(
+                    text, i, std::string(what) + ": unmatched '}'; write '}}' for a brace"));
+            }
+            if (c == '{' && i + 1 < s.size() && s[i + 1] == '{') {
+                literal += '{';
+                ++i;
+                continue;
+            }
+            if (c != '{') {
+                literal += c;
+                continue;
+            }
+            const std::size_t close = s.find('}', i + 1);
+            if (close == std::string_view::npos) {
+                return std::unexpected(problem_at(
+                    text, i, std::string(what) + ": '{' without its '}'; write '{{' for a brace"));
+            }
+            const std::string_view inner = s.substr(i + 1, close - i - 1);
+            auto expr = Expr::compile(inner, options);
+            if (!expr) {
+                return std::unexpected(problem_at(text, i + 1 + expr.error().offset,
+                                                  std::string(what) + ": " + expr.error().message));
+            }
+            if (!literal.empty()) {
+                t.parts_.push_back(Part{std::move(literal), std::nullopt});
+                literal.clear();
+            }
+            t.parts_.push_back(Part{{}, std::move(*expr)});
+            i = close;
+        }
+        if (!literal.empty()) {
+            t.parts_.push_back(Part{std::move(literal), std::nullopt});
+        }
+        return t;
+    }
+
+    [[nodiscard]] bool empty() const { return parts_.empty(); }
+
+    bool render(const ChangeEvent& change, const pg::TypeRegistry& types, std::string& out,
+                std::string& error) {
+        out.clear();
+        for (Part& p : parts_) {
+            if (!p.expr) {
+                out += p.literal;
+                continue;
+            }
+            Datum d;
+            if (!p.expr->eval(change, types, d, error)) {
+                return false;
+            }
+            append_datum_text(out, d);
+        }
+        return true;
+    }
+
+private:
+    struct Part {
+        std::string literal;
+        std::optional<Expr> expr;
+    };
+    std::vector<Part> parts_;
+};
+
+// A compiled payload entry.
+struct Field {
+    std::string name;
+    std::optional<Expr> expr;
+    std::vector<Field> fields; // an object when expr is empty
+};
+
+struct Header {
+    std::string name;
+    Template value;
+};
+
+struct Rule {
+    std::string name;
+    RuleKind kind = RuleKind::Change;
+    std::string schema;
+    std::string table;
+    std::string prefix;
+    unsigned operations = 0; // bit per Operation
+    std::optional<Expr> when;
+    Template event;
+    Template topic;
+    std::optional<Template> key;
+    std::optional<Template> subject;
+    std::optional<Expr> id;
+    bool has_payload = false;
+    std::vector<Field> payload; // default: the row (Change), the payload column (Outbox) or the
+                                // content (Message)
+    std::optional<Expr> payload_value; // Outbox and Message: one expression, JSON text embedded
+    std::vector<Header> headers;
+    Envelope envelope = Envelope::Plain;
+};
+
+unsigned bit(Operation op) {
+    return 1U << static_cast<unsigned>(op);
+}
+
+// A quoted identifier for a generated expression.
+std::string column_ref(std::string_view image, std::string_view column) {
+    std::string out(image);
+    out += ".\"";
+    for (char c : column) {
+        out += c;
+        if (c == '"') {
+            out += '"';
+        }
+    }
+    out += '"';
+    return out;
+}
+
+class Compiler {
+public:
+    Compiler(const MappingSpec& mapping, const RuleOptions& options)
+        : mapping_(mapping), options_(options) {}
+
+    std::vector<RuleProblem> problems;
+
+    std::optional<Rule> compile(const RuleSpec& spec) {
+        Rule rule;
+        rule.name = spec.name;
+        rule.kind = spec.kind;
+        rule.envelope = spec.envelope.value_or(mapping_.envelope);
+        rule.has_payload = spec.has_payload;
+        const std::size_t before = problems.size();
+
+        CompileOptions opts;
+        std::shared_ptr<const Relation> relation;
+        if (spec.kind == RuleKind::Message) {
+            opts.scope = Scope::Message;
+            rule.prefix = spec.prefix.text;
+            rule.operations = bit(Operation::Message);
+        } else {
+            auto [schema, table] = split_table_name(spec.table.text);
+            rule.schema = std::move(schema);
+            rule.table = std::move(table);
+            if (options_.lookup) {
+                relation = options_.lookup(rule.schema, rule.table);
+                if (!relation) {
+                    problems.push_back(problem_at(spec.table, 0,
+                                                  "rule '" + spec.name + "': table " + rule.schema +
+                                                      "." + rule.table +
+                                                      " does not exist in the database"));
+                }
+            }
+            opts.relation = relation.get();
+            opts.types = options_.types;
+            if (spec.kind == RuleKind::Outbox) {
+                rule.operations = bit(Operation::Insert); // later updates (State) are ignored
+            } else if (spec.operations.empty()) {
+                rule.operations =
+                    bit(Operation::Insert) | bit(Operation::Update) | bit(Operation::Delete);
+            } else {
+                for (Operation op : spec.operations) {
+                    rule.operations |= bit(op);
+                }
+            }
+            const unsigned with_new = bit(Operation::Insert) | bit(Operation::Update);
+            const unsigned with_old = bit(Operation::Update) | bit(Operation::Delete);
+            opts.allow_new = (rule.operations & ~with_new) == 0;
+            opts.allow_old = (rule.operations & ~with_old) == 0;
+        }
+
+        auto expr = [&](const RuleText& text, std::string_view what) -> std::optional<Expr> {
+            auto e = Expr::compile(text.text, opts);
+            if (!e) {
+                problems.push_back(problem_at(text, e.error().offset,
+                                              std::string(what) + ": " + e.error().message));
+                return std::nullopt;
+            }
+            return std::move(*e);
+        };
+        auto templ = [&](const RuleText& text, std::string_view what) -> std::optional<Template> {
+            auto t = Template::compile(text, opts, what);
+            if (!t) {
+                problems.push_back(std::move(t.error()));
+                return std::nullopt;
+            }
+            return std::move(*t);
+        };
+
+        if (!spec.when.empty()) {
+            rule.when = expr(spec.when, "when");
+            if (rule.when && rule.when->type() != ValueType::Bool &&
+                rule.when->type() != ValueType::Unknown) {
+                problems.push_back(problem_at(spec.when, 0,
+                                              "when: needs a condition (true or false), got a " +
+                                                  std::string(to_string(rule.when->type()))));
+            }
+        }
+
+        // What the kind defines when the rule does not say.
+        std::string default_topic;
+        std::string default_event;
+        if (spec.kind == RuleKind::Outbox) {
+            const bool iel = spec.layout == OutboxLayout::IntegrationEventLog;
+            auto col = [](const std::string& chosen, std::string_view preset) {
+                return chosen.empty() ? std::string(preset) : chosen;
+            };
+            const std::string id_col = col(spec.id_column, iel ? "EventId" : "id");
+            const std::string type_col = col(spec.type_column, iel ? "EventTypeName" : "type");
+            const std::string topic_col = col(spec.topic_column, iel ? "" : "aggregatetype");
+            const std::string key_col = col(spec.key_column, iel ? "" : "aggregateid");
+            const std::string payload_col = col(spec.payload_column, iel ? "Content" : "payload");
+            RuleText place = spec.table;
+            place.exact = false;
+            auto generated = [&](const std::string& text, std::string_view what) {
+                RuleText t = place;
+                t.text = text;
+                return expr(t, what);
+            };
+            rule.id = generated(column_ref("new", id_col), "outbox id column");
+            rule.payload_value = generated(column_ref("new", payload_col), "outbox payload column");
+            default_event = "{" + column_ref("new", type_col) + "}";
+            default_topic = "{" + column_ref("new", topic_col.empty() ? type_col : topic_col) + "}";
+            if (!key_col.empty() && spec.key.empty()) {
+                RuleText k = place;
+                k.text = "{" + column_ref("new", key_col) + "}";
+                if (auto t = templ(k, "outbox key column")) {
+                    rule.key = std::move(*t);
+                }
+            }
+        } else if (spec.kind == RuleKind::Message) {
+            RuleText t = spec.place;
+            t.exact = false;
+            t.text = "content";
+            rule.payload_value = expr(t, "message content");
+        }
+
+        auto required_template = [&](const RuleText& given, const std::string& fallback,
+                                     std::string_view what, Template& out) {
+            if (given.empty() && fallback.empty()) {
+                problems.push_back(problem_at(spec.place, 0,
+                                              "rule '" + spec.name + "' has no " +
+                                                  std::string(what) + "; add " + std::string(what) +
+                                                  ": to it"));
+                return;
+            }
+            RuleText t = given;
+            if (given.empty()) {
+                t = spec.table;
+                t.exact = false;
+                t.text = fallback;
+            }
+            if (auto compiled = templ(t, what)) {
+                out = std::move(*compiled);
+            }
+        };
+        required_template(spec.event, default_event, "event", rule.event);
+        required_template(spec.topic, default_topic, "topic", rule.topic);
+        if (!spec.key.empty()) {
+            if (auto t = templ(spec.key, "key")) {
+                rule.key = std::move(*t);
+            }
+        }
+        if (!spec.subject.empty()) {
+            if (auto t = templ(spec.subject, "subject")) {
+                rule.subject = std::move(*t);
+            }
+        }
+        if (!spec.id.empty()) {
+            rule.id = expr(spec.id, "id");
+        }
+        for (const RuleHeader& h : spec.headers) {
+            if (auto t = templ(h.value, "header '" + h.name + "'")) {
+                rule.headers.push_back(Header{h.name, std::move(*t)});
+            }
+        }
+        rule.payload = fields(spec.payload, expr);
+        if (problems.size() != before) {
+            return std::nullopt;
+        }
+        return rule;
+    }
+
+private:
+    template <typename Compile>
+    std::vector<Field> fields(const std::vector<PayloadField>& specs, Compile& expr) {
+        std::vector<Field> out;
+        for (const PayloadField& f : specs) {
+            Field field;
+            field.name = f.name;
+            if (f.object) {
+                field.fields = fields(f.fields, expr);
+            } else if (auto e = expr(f.expr, "payload '" + f.name + "'")) {
+                field.expr = std::move(*e);
+            }
+            out.push_back(std::move(field));
+        }
+        return out;
+    }
+
+    const MappingSpec& mapping_;
+    const RuleOptions& options_;
+};
+
+} // namespace
+
+struct RuleSet::Impl {
+    std::string pipeline;
+    MappingSpec mapping;
+    std::vector<Rule> rules;
+    std::optional<Template> raw_topic;
+
+    // The rules that may match each table seen so far; the pointers keep the descriptions alive,
+    // so a freed one is never mistaken for a new one at the same address.
+    struct TableRules {
+        std::shared_ptr<const Relation> relation;
+        std::vector<std::size_t> rules;
+    };
+    std::vector<TableRules> by_table;
+    std::vector<std::size_t> message_rules;
+    std::string error;
+    std::string text;    // scratch for rendering
+    std::string payload; // scratch for payload JSON
+
+    const std::vector<std::size_t>& rules_for(const ChangeEvent& change);
+    bool apply(Rule& rule, const ChangeEvent& change, const pg::TypeRegistry& types,
+               const pg::JsonOptions& options, IntegrationEvent& ev);
+    void raw(const ChangeEvent& change, const pg::TypeRegistry& types,
+             const pg::JsonOptions& options, IntegrationEvent& ev);
+    void dead_letter(const Rule& rule, const ChangeEvent& change, const pg::TypeRegistry& types,
+                     const pg::JsonOptions& options, IntegrationEvent& ev);
+    std::string event_id(std::string_view rule, const ChangeEvent& change) const;
+};
+
+std::expected<RuleSet, std::vector<RuleProblem>>
+RuleSet::compile(const std::vector<RuleSpec>& rules, const MappingSpec& mapping,
+                 const RuleOptions& options) {
+    auto impl = std::make_unique<Impl>();
+    impl->pipeline = options.pipeline;
+    impl->mapping = mapping;
+    Compiler compiler(mapping, options);
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+        for (std::size_t j = 0; j < i; ++j) {
+            if (rules[j].name == rules[i].name) {
+                compiler.problems.push_back(problem_at(
+                    rules[i].place, 0,
+                    "duplicate rule name '" + rules[i].name + "' (also on line " +
+                        std::to_string(rules[j].place.line) +
+                        "); rule names must be unique: they are part of every event id"));
+            }
+        }
+        if (auto rule = compiler.compile(rules[i])) {
+            impl->rules.push_back(std::move(*rule));
+        }
+    }
+    if (mapping.unmatched == UnmatchedPolicy::Raw) {
+        CompileOptions opts;
+        opts.allow_new = false;
+        opts.allow_old = false;
+        auto t = Template::compile(mapping.raw_topic, opts, "mapping.raw_topic");
+        if (!t) {
+            compiler.problems.push_back(std::move(t.error()));
+        } else {
+            impl->raw_topic = std::move(*t);
+        }
+    }
+    if (!compiler.problems.empty()) {
+        return std::unexpected(std::move(compiler.problems));
+    }
+    for (std::size_t i = 0; i < impl->rules.size(); ++i) {
+        if (impl->rules[i].kind == RuleKind::Message) {
+            impl->message_rules.push_back(i);
+        }
+    }
+    return RuleSet(std::move(impl));
+}
+
+RuleSet::RuleSet(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RuleSet::RuleSet(RuleSet&&) noexcept = default;
+RuleSet& RuleSet::operator=(RuleSet&&) noexcept = default;
+RuleSet::~RuleSet() = default;
+
+std::size_t RuleSet::size() const {
+    return impl_->rules.size();
+}
+
+std::vector<std::pair<std::string, std::string>> RuleSet::tables() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const Rule& r : impl_->rules) {
+        if (r.kind == RuleKind::Message) {
+            continue;
+        }
+        std::pair<std::string, std::string> name{r.schema, r.table};
+        if (std::ranges::find(out, name) == out.end()) {
+            out.push_back(std::move(name));
+        }
+    }
+    return out;
+}
+
+const std::vector<std::size_t>& RuleSet::Impl::rules_for(const ChangeEvent& change) {
+    if (change.op == Operation::Message || !change.relation) {
+        return message_rules;
+    }
+    for (const TableRules& t : by_table) {
+        if (t.relation == change.relation) {
+            return t.rules;
+        }
+    }
+    // A new table, or a new description of one (after ALTER TABLE): drop descriptions of the
+    // same table, then match by name.
+    const Relation& rel = *change.relation;
+    std::erase_if(by_table, [&](const TableRules& t) {
+        return t.relation->schema == rel.schema && t.relation->table == rel.table;
+    });
+    TableRules entry{change.relation, {}};
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+        if (rules[i].kind != RuleKind::Message && rules[i].schema == rel.schema &&
+            rules[i].table == rel.table) {
+            entry.rules.push_back(i);
+        }
+    }
+    by_table.push_back(std::move(entry));
+    return by_table.back().rules;
+}
+
+std::string RuleSet::Impl::event_id(std::string_view rule, const ChangeEvent& change) const {
+    std::string name = pipeline;
+    name += '/';
+    name += change.position.commit_lsn.str();
+    name += '/';
+    name += std::to_string(change.position.seq);
+    name += '/';
+    name += rule;
+    return uuid_v5(kEventIdNamespace, name);
+}
+
+namespace {
+
+void add_header(IntegrationEvent& ev, std::size_t& count, std::string_view name,
+                std::string_view value) {
+    if (ev.headers.size() <= count) {
+        ev.headers.emplace_back();
+    }
+    ev.headers[count].name.assign(name);
+    ev.headers[count].value.assign(value);
+    ++count;
+}
+
+std::string source_of(const ChangeEvent& change) {
+    if (change.relation) {
+        return change.relation->schema + "." + change.relation->table;
+    }
+    return change.prefix;
+}
+
+// Writes a value that may hold JSON as text (an outbox payload in a text column, a message's
+// content): embedded when it is valid JSON, else as a string.
+void write_embedded(std::string& out, const Datum& d, const pg::TypeRegistry& types,
+                    const pg::JsonOptions& options, std::string& stack) {
+    bool line_break = false;
+    if (d.type == ValueType::String && is_json_value(d.text, stack, line_break)) {
+        out += d.text;
+        return;
+    }
+    write_datum_json(out, d, types, options);
+}
+
+} // namespace
+
+bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeRegistry& types,
+                          const pg::JsonOptions& options, IntegrationEvent& ev) {
+    ev.dead_letter = false;
+    ev.rule = rule.name;
+    ev.position = change.position;
+    if (!rule.event.render(change, types, ev.type, error) ||
+        !rule.topic.render(change, types, ev.topic, error)) {
+        return false;
+    }
+    if (ev.topic.empty()) {
+        error = "the topic is empty";
+        return false;
+    }
+    ev.has_key = rule.key.has_value();
+    if (rule.key && !rule.key->render(change, types, ev.key, error)) {
+        return false;
+    }
+    if (rule.id) {
+        Datum d;
+        if (!rule.id->eval(change, types, d, error)) {
+            return false;
+        }
+        if (d.type == ValueType::Null) {
+            error = "the event id is null";
+            return false;
+        }
+        ev.id.clear();
+        append_datum_text(ev.id, d);
+    } else {
+        ev.id = event_id(rule.name, change);
+    }
+
+    // The payload.
+    payload.clear();
+    if (rule.has_payload) {
+        JsonWriter w(payload);
+        struct Frame {
+            std::vector<Field>* fields;
+            std::size_t next;
+        };
+        // Nested objects, iteratively: a payload's depth is bounded by the YAML but needs no
+        // recursion here.
+        std::vector<Frame> stack{{&rule.payload, 0}};
+        w.begin_object();
+        while (!stack.empty()) {
+            Frame& f = stack.back();
+            if (f.next == f.fields->size()) {
+                w.end_object();
+                stack.pop_back();
+                continue;
+            }
+            Field& field = (*f.fields)[f.next++];
+            w.key(field.name);
+            if (!field.expr) {
+                w.begin_object();
+                stack.push_back({&field.fields, 0});
+                continue;
+            }
+            Datum d;
+            if (!field.expr->eval(change, types, d, error)) {
+                error = "payload '" + field.name + "': " + error;
+                return false;
+            }
+            w.value_prefix();
+            write_datum_json(payload, d, types, options);
+        }
+    } else if (rule.payload_value) {
+        Datum d;
+        if (!rule.payload_value->eval(change, types, d, error)) {
+            return false;
+        }
+        write_embedded(payload, d, types, options, text);
+    } else if (change.op == Operation::Truncate) {
+        payload = "null";
+    } else {
+        // The row: the new one, or the old one for a delete.
+        const Tuple& row = change.op == Operation::Delete ? change.before : change.after;
+        const Relation& rel = *change.relation;
+        JsonWriter w(payload);
+        w.begin_object();
+        for (std::size_t i = 0; i < rel.columns.size() && i < row.values.size(); ++i) {
+            const Value& v = row.values[i];
+            if (v.kind == ValueKind::Unchanged) {
+                continue; // never turned into null
+            }
+            if (change.op == Operation::Delete && change.before.kind == TupleKind::Key &&
+                !rel.columns[i].key) {
+                continue; // not logged
+            }
+            w.key(rel.columns[i].name);
+            w.value_prefix();
+            if (v.kind == ValueKind::Null) {
+                payload += "null";
+            } else {
+                pg::append_value_json(payload, rel.columns[i].type_oid, v.data, types, options);
+            }
+        }
+        w.end_object();
+    }
+
+    std::string subject;
+    if (rule.subject && !rule.subject->render(change, types, subject, error)) {
+        return false;
+    }
+    std::size_t headers = 0;
+    for (Header& h : rule.headers) {
+        if (!h.value.render(change, types, text, error)) {
+            error = "header '" + h.name + "': " + error;
+            return false;
+        }
+        add_header(ev, headers, h.name, text);
+    }
+    const std::string time = pg::format_utc_timestamp(change.commit_time_us);
+    const std::string source =
+        mapping.cloudevents_source.empty() ? "/walbus/" + pipeline : mapping.cloudevents_source;
+    ev.value.clear();
+    switch (rule.envelope) {
+    case Envelope::Plain:
+        ev.value = payload;
+        add_header(ev, headers, "walbus-id", ev.id);
+        add_header(ev, headers, "walbus-type", ev.type);
+        add_header(ev, headers, "walbus-source", source_of(change));
+        add_header(ev, headers, "walbus-op", to_string(change.op));
+        add_header(ev, headers, "walbus-time", time);
+        add_header(ev, headers, "walbus-position",
+                   change.position.commit_lsn.str() + ":" + std::to_string(change.position.seq));
+        if (!subject.empty()) {
+            add_header(ev, headers, "walbus-subject", subject);
+        }
+        break;
+    case Envelope::CloudEventsStructured: {
+        JsonWriter w(ev.value);
+        w.begin_object();
+        w.key("specversion");
+        w.string("1.0");
+        w.key("id");
+        w.string(ev.id);
+        w.key("source");
+        w.string(source);
+        w.key("type");
+        w.string(ev.type);
+        w.key("time");
+        w.string(time);
+        if (!subject.empty()) {
+            w.key("subject");
+            w.string(subject);
+        }
+        w.key("datacontenttype");
+        w.string("application/json");
+        w.key("data");
+        w.raw(payload);
+        w.end_object();
+        add_header(ev, headers, "content-type", "application/cloudevents+json");
+        break;
+    }
+    case Envelope::CloudEventsBinary:
+        ev.value = payload;
+        add_header(ev, headers, "ce_specversion", "1.0");
+        add_header(ev, headers, "ce_id", ev.id);
+        add_header(ev, headers, "ce_source", source);
+        add_header(ev, headers, "ce_type", ev.type);
+        add_header(ev, headers, "ce_time", time);
+        if (!subject.empty()) {
+            add_header(ev, headers, "ce_subject", subject);
+        }
+        add_header(ev, headers, "content-type", "application/json");
+        break;
+    }
+    ev.headers.resize(headers);
+    return true;
+}
+
+void RuleSet::Impl::raw(const ChangeEvent& change, const pg::TypeRegistry& types,
+                        const pg::JsonOptions& options, IntegrationEvent& ev) {
+    ev.dead_letter = false;
+    ev.rule.clear();
+    ev.position = change.position;
+    ev.type = "walbus.change";
+    ev.id = event_id("", change);
+    std::string unused;
+    if (!raw_topic || !raw_topic->render(change, types, ev.topic, unused) || ev.topic.empty()) {
+        ev.topic = "walbus.changes";
+    }
+    // The key: the row's replica identity columns, as an object.
+    ev.has_key = false;
+    ev.key.clear();
+    if (change.relation && change.op != Operation::Truncate) {
+        const Relation& rel = *change.relation;
+        const Tuple& row = change.after.present() ? change.after : change.before;
+        JsonWriter w(ev.key);
+        w.begin_object();
+        for (std::size_t i = 0; i < rel.columns.size() && i < row.values.size(); ++i) {
+            if (!rel.columns[i].key || row.values[i].kind == ValueKind::Unchanged) {
+                continue;
+            }
+            w.key(rel.columns[i].name);
+            w.value_prefix();
+            if (row.values[i].kind == ValueKind::Null) {
+                ev.key += "null";
+            } else {
+                pg::append_value_json(ev.key, rel.columns[i].type_oid, row.values[i].data, types,
+                                      options);
+            }
+        }
+        w.end_object();
+        ev.has_key = true;
+    }
+    ev.value.clear();
+    append_change_json(ev.value, change, types, options);
+    ev.headers.resize(2);
+    ev.headers[0] = {"walbus-id", ev.id};
+    ev.headers[1] = {"walbus-type", ev.type};
+}
+
+void RuleSet::Impl::dead_letter(const Rule& rule, const ChangeEvent& change,
+                                const pg::TypeRegistry& types, const pg::JsonOptions& options,
+                                IntegrationEvent& ev) {
+    ev.dead_letter = true;
+    ev.rule = rule.name;
+    ev.position = change.position;
+    ev.type = "walbus.dead_letter";
+    ev.id = event_id(rule.name + "#dead-letter", change);
+    ev.topic = mapping.dead_letter_topic;
+    ev.has_key = false;
+    ev.key.clear();
+    ev.value.clear();
+    JsonWriter w(ev.value);
+    w.begin_object();
+    w.key("rule");
+    w.string(rule.name);
+    w.key("error");
+    w.string(error);
+    w.key("change");
+    w.value_prefix();
+    append_change_json(ev.value, change, types, options);
+    w.end_object();
+    ev.headers.resize(2);
+    ev.headers[0] = {"walbus-id", ev.id};
+    ev.headers[1] = {"walbus-type", ev.type};
+}
+
+Result<void> RuleSet::map(const ChangeEvent& change, const pg::TypeRegistry& types,
+                          const pg::JsonOptions& options, std::vector<IntegrationEvent>& out) {
+    Impl& s = *impl_;
+    std::size_t count = 0;
+    auto next = [&]() -> IntegrationEvent& {
+        if (out.size() <= count) {
+            out.emplace_back();
+        }
+        return out[count++];
+    };
+    bool matched = false;
+    const unsigned op = bit(change.op);
+    for (std::size_t i : s.rules_for(change)) {
+        Rule& rule = s.rules[i];
+        if ((rule.operations & op) == 0) {
+            continue;
+        }
+        if (rule.kind == RuleKind::Message && change.prefix != rule.prefix) {
+            continue;
+        }
+        bool pass = true;
+        s.error.clear();
+        if (rule.when && !rule.when->test(change, types, pass, s.error)) {
+            s.error = "when: " + s.error;
+        } else if (!pass) {
+            continue;
+        } else {
+            matched = true;
+            if (s.apply(rule, change, types, options, next())) {
+                continue;
+            }
+            --count; // the half-made event is dropped
+        }
+        matched = true;
+        if (s.mapping.on_error == MappingErrorPolicy::Stop) {
+            out.resize(count);
+            return fail(ErrorCode::Mapping,
+                        "rule '" + rule.name + "' cannot map the " +
+                            std::string(to_string(change.op)) + " of " + source_of(change) +
+                            " at position " + change.position.commit_lsn.str() + ":" +
+                            std::to_string(change.position.seq) + ": " + s.error +
+                            " (set mapping.on_error: dead_letter to send such changes to " +
+                            s.mapping.dead_letter_topic + " instead)");
+        }
+        s.dead_letter(rule, change, types, options, next());
+    }
+    if (!matched && s.mapping.unmatched == UnmatchedPolicy::Raw) {
+        s.raw(change, types, options, next());
+    }
+    out.resize(count);
+    return {};
+}
+
+} // namespace walbus::mappers

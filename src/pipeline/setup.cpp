@@ -1,0 +1,137 @@
+#include "walbus/pipeline/setup.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "walbus/source/catalog.h"
+#include "walbus/source/replication_stream.h"
+
+namespace walbus {
+namespace {
+
+void sort_diagnostics(std::vector<config::Diagnostic>& diagnostics) {
+    std::ranges::stable_sort(diagnostics,
+                             [](const config::Diagnostic& a, const config::Diagnostic& b) {
+                                 auto key = [](const config::Diagnostic& d) {
+                                     return std::tuple(d.line == 0, d.line, d.column);
+                                 };
+                                 return key(a) < key(b);
+                             });
+}
+
+// "schema"."table", as source.tables accepts it.
+std::string quoted_table(const std::string& schema, const std::string& table) {
+    auto ident = [](const std::string& s) {
+        std::string out = "\"";
+        for (char c : s) {
+            out += c;
+            if (c == '"') {
+                out += '"';
+            }
+        }
+        return out + "\"";
+    };
+    return ident(schema) + "." + ident(table);
+}
+
+} // namespace
+
+PreparedConfig prepare_config(config::LoadResult loaded, const std::string& file,
+                              mappers::RuleOptions options) {
+    PreparedConfig out;
+    out.diagnostics = std::move(loaded.diagnostics);
+    const config::Config& parsed = loaded.config ? *loaded.config : loaded.parsed;
+    if (parsed.has_rules || parsed.mapping.unmatched == UnmatchedPolicy::Raw) {
+        options.pipeline = parsed.name;
+        auto rules = mappers::RuleSet::compile(parsed.rules, parsed.mapping, options);
+        if (!rules) {
+            for (mappers::RuleProblem& p : rules.error()) {
+                out.diagnostics.push_back({file, p.line, p.column, std::move(p.message)});
+            }
+        } else if (out.diagnostics.empty()) {
+            out.rules = std::make_shared<mappers::RuleSet>(std::move(*rules));
+        }
+    }
+    sort_diagnostics(out.diagnostics);
+    if (out.diagnostics.empty()) {
+        out.config = std::move(loaded.config);
+    }
+    return out;
+}
+
+Result<PreparedConfig> prepare_config_connected(config::LoadResult loaded,
+                                                const std::string& file) {
+    PreparedConfig offline = prepare_config(loaded, file);
+    if (!offline.diagnostics.empty()) {
+        return offline;
+    }
+    const config::Config& cfg = *loaded.config;
+    source::SourceSettings settings;
+    settings.dsn = cfg.source.dsn;
+    settings.slot = cfg.source.slot;
+    settings.publication = cfg.source.publication;
+    settings.tables = cfg.source.tables;
+    settings.create_slot = cfg.source.create_slot;
+    settings.create_publication = cfg.source.create_publication;
+    settings.application_name = cfg.name + " check";
+    if (cfg.source.decoder == config::DecoderType::Wal2json) {
+        settings.plugin = "wal2json";
+    }
+    auto catalog = source::Catalog::connect(settings);
+    if (!catalog) {
+        return std::unexpected(catalog.error());
+    }
+    pg::TypeRegistry types;
+    std::optional<Error> failure;
+    std::vector<std::pair<std::string, std::string>> missing; // reported by the rules already
+    mappers::RuleOptions options;
+    options.types = &types;
+    options.lookup = [&](std::string_view schema,
+                         std::string_view table) -> std::shared_ptr<const Relation> {
+        auto rel = (*catalog)->describe_table(schema, table);
+        if (!rel) {
+            if (rel.error().code != ErrorCode::ServerSetup) {
+                failure = rel.error();
+            }
+            missing.emplace_back(schema, table);
+            return nullptr;
+        }
+        for (const Column& col : (*rel)->columns) {
+            if (auto ok = (*catalog)->describe_type(col.type_oid, types); !ok) {
+                failure = ok.error();
+            }
+        }
+        return *rel;
+    };
+    PreparedConfig out = prepare_config(std::move(loaded), file, options);
+    if (failure) {
+        return std::unexpected(*failure);
+    }
+
+    if (offline.rules) {
+        for (const auto& name : offline.rules->tables()) {
+            if (std::ranges::find(missing, name) == missing.end()) {
+                settings.tables.push_back(quoted_table(name.first, name.second));
+            }
+        }
+    }
+    auto stream = source::ReplicationStream::connect(settings);
+    if (!stream) {
+        return std::unexpected(stream.error());
+    }
+    std::vector<std::string> problems;
+    if (auto ok = (*stream)->check(problems); !ok) {
+        return std::unexpected(ok.error());
+    }
+    for (std::string& p : problems) {
+        out.diagnostics.push_back({file, 0, 0, std::move(p)});
+    }
+    sort_diagnostics(out.diagnostics);
+    if (!out.diagnostics.empty()) {
+        out.config.reset();
+        out.rules.reset();
+    }
+    return out;
+}
+
+} // namespace walbus
