@@ -192,8 +192,8 @@ bool compare_numbers(std::string_view a, std::string_view b, int& result) {
         result = rank(x) == rank(y) ? 0 : (rank(x) < rank(y) ? -1 : 1);
         return true;
     }
-    if (x.sign != y.sign) {
-        result = x.sign < y.sign ? -1 : 1;
+    if (x.sign != y.sign || x.sign == 0) {
+        result = x.sign == y.sign ? 0 : (x.sign < y.sign ? -1 : 1);
         return true;
     }
     const int magnitude = compare_magnitude(x, y);
@@ -1127,8 +1127,18 @@ std::string replica_identity_fix(const Relation& rel) {
            " REPLICA IDENTITY FULL to have PostgreSQL log old values";
 }
 
-bool values_equal(const Value& a, const Value& b) {
-    return a.kind == b.kind && a.data == b.data;
+// Whether two values of a column are the same value: numbers by their value (19.99 and 19.990
+// are the same price), everything else by its text.
+bool values_equal(const Value& a, const Value& b, ValueType type) {
+    if (a.kind != b.kind) {
+        return false;
+    }
+    int c = 0;
+    if (a.kind == ValueKind::Text && type == ValueType::Number &&
+        compare_numbers(a.data, b.data, c)) {
+        return c == 0;
+    }
+    return a.data == b.data;
 }
 
 } // namespace
@@ -1374,10 +1384,12 @@ bool Expr::Impl::eval(std::size_t n, const ChangeEvent& change, const pg::TypeRe
             }
             if (change.before.present() && col < change.before.values.size() &&
                 (change.before.kind == TupleKind::Old || rel.columns[col].key)) {
-                out = Datum{ValueType::Bool,
-                            !values_equal(change.before.values[col], change.after.values[col]),
-                            {},
-                            0};
+                const ValueType type = value_type_of(rel.columns[col].type_oid, types);
+                out =
+                    Datum{ValueType::Bool,
+                          !values_equal(change.before.values[col], change.after.values[col], type),
+                          {},
+                          0};
                 return true;
             }
         }
