@@ -498,3 +498,21 @@ std::span<const std::string_view> message_keys() {
 }
 
 } // namespace walbus::config::detail
+
+namespace walbus::config {
+
+std::vector<std::string> rule_reference_keys() {
+    std::vector<std::string> out;
+    for (std::string_view k : detail::rule_keys()) {
+        out.emplace_back(k);
+    }
+    for (std::string_view k : detail::outbox_keys()) {
+        out.push_back("outbox." + std::string(k));
+    }
+    for (std::string_view k : detail::message_keys()) {
+        out.push_back("message." + std::string(k));
+    }
+    return out;
+}
+
+} // namespace walbus::config

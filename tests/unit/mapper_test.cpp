@@ -236,6 +236,16 @@ TEST_CASE("mapping rules turn recorded changes into the expected events", "[mapp
     }
 }
 
+TEST_CASE("docs/mapping-rules.md documents every rule key", "[mappers]") {
+    const std::string doc = read_text(fs::path(WALBUS_DOCS_DIR) / "mapping-rules.md");
+    for (const std::string& key : config::rule_reference_keys()) {
+        INFO("key " << key);
+        // Written as `key` in a table row of its section (outbox and message keys by leaf).
+        const std::string leaf = key.substr(key.find('.') + 1);
+        CHECK(doc.find("| `" + leaf + "` |") != std::string::npos);
+    }
+}
+
 TEST_CASE("the same change gives the same event ids; another position or rule another",
           "[mappers]") {
     const std::string a = mappers::uuid_v5(mappers::kEventIdNamespace, "p/0/16B3748/0/r");

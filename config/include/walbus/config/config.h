@@ -87,6 +87,10 @@ struct LoadResult {
                                      const EnvLookup& env);
 [[nodiscard]] LoadResult load_file(const std::string& path); // uses the process environment
 
+// Every key a rule may have, its `outbox` map ("outbox.table", ...) and its `message` map
+// ("message.prefix"), for the check that docs/mapping-rules.md documents each one.
+[[nodiscard]] std::vector<std::string> rule_reference_keys();
+
 // docs/configuration.md, generated from the same key declarations that drive parsing.
 [[nodiscard]] std::string reference_markdown();
 
