@@ -15,6 +15,12 @@
 namespace walbus::mappers {
 
 std::string uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view name) {
+    std::string out;
+    uuid_v5(ns, name, out);
+    return out;
+}
+
+void uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view name, std::string& out) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -26,8 +32,7 @@ std::string uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view na
     digest[6] = static_cast<unsigned char>((digest[6] & 0x0F) | 0x50); // version 5
     digest[8] = static_cast<unsigned char>((digest[8] & 0x3F) | 0x80); // RFC 9562 variant
     static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(36);
+    out.clear();
     for (int i = 0; i < 16; ++i) {
         if (i == 4 || i == 6 || i == 8 || i == 10) {
             out += '-';
@@ -35,7 +40,6 @@ std::string uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view na
         out += kHex[digest[i] >> 4];
         out += kHex[digest[i] & 0x0F];
     }
-    return out;
 }
 
 namespace {
@@ -362,6 +366,21 @@ private:
 
 } // namespace
 
+namespace {
+
+// "0/16B3748:3": the change's position, into `out`.
+void position_text(const ChangeEvent& change, std::string& out, char separator = ':') {
+    out.clear();
+    const std::uint64_t lsn = change.position.commit_lsn.value;
+    char buf[48];
+    const int n = std::snprintf(buf, sizeof buf, "%X/%X%c%llu", static_cast<unsigned>(lsn >> 32),
+                                static_cast<unsigned>(lsn & 0xFFFFFFFFU), separator,
+                                static_cast<unsigned long long>(change.position.seq));
+    out.append(buf, static_cast<std::size_t>(n));
+}
+
+} // namespace
+
 struct RuleSet::Impl {
     std::string pipeline;
     MappingSpec mapping;
@@ -376,9 +395,25 @@ struct RuleSet::Impl {
     };
     std::vector<TableRules> by_table;
     std::vector<std::size_t> message_rules;
+    std::vector<IntegrationEvent> spare; // see map()
+    std::string source;                  // the CloudEvents source
     std::string error;
     std::string text;    // scratch for rendering
     std::string payload; // scratch for payload JSON
+    std::string subject;
+    std::string time;
+    std::string id_name; // the name an event id is made of
+    std::string table_name;
+    std::shared_ptr<const Relation> table_name_of; // the relation table_name was made for
+
+    // "schema.table" of the change's table, made once per table description.
+    const std::string& table_name_for(const ChangeEvent& change) {
+        if (table_name_of != change.relation) {
+            table_name = change.relation->schema + "." + change.relation->table;
+            table_name_of = change.relation;
+        }
+        return table_name;
+    }
 
     const std::vector<std::size_t>& rules_for(const ChangeEvent& change);
     bool apply(Rule& rule, const ChangeEvent& change, const pg::TypeRegistry& types,
@@ -387,7 +422,7 @@ struct RuleSet::Impl {
              const pg::JsonOptions& options, IntegrationEvent& ev);
     void dead_letter(const Rule& rule, const ChangeEvent& change, const pg::TypeRegistry& types,
                      const pg::JsonOptions& options, IntegrationEvent& ev);
-    std::string event_id(std::string_view rule, const ChangeEvent& change) const;
+    void event_id(std::string_view rule, const ChangeEvent& change, std::string& out);
 };
 
 std::expected<RuleSet, std::vector<RuleProblem>>
@@ -396,6 +431,8 @@ RuleSet::compile(const std::vector<RuleSpec>& rules, const MappingSpec& mapping,
     auto impl = std::make_unique<Impl>();
     impl->pipeline = options.pipeline;
     impl->mapping = mapping;
+    impl->source = mapping.cloudevents_source.empty() ? "/walbus/" + options.pipeline
+                                                      : mapping.cloudevents_source;
     Compiler compiler(mapping, options);
     for (std::size_t i = 0; i < rules.size(); ++i) {
         for (std::size_t j = 0; j < i; ++j) {
@@ -482,15 +519,14 @@ const std::vector<std::size_t>& RuleSet::Impl::rules_for(const ChangeEvent& chan
     return by_table.back().rules;
 }
 
-std::string RuleSet::Impl::event_id(std::string_view rule, const ChangeEvent& change) const {
-    std::string name = pipeline;
-    name += '/';
-    name += change.position.commit_lsn.str();
-    name += '/';
-    name += std::to_string(change.position.seq);
-    name += '/';
-    name += rule;
-    return uuid_v5(kEventIdNamespace, name);
+void RuleSet::Impl::event_id(std::string_view rule, const ChangeEvent& change, std::string& out) {
+    id_name.assign(pipeline);
+    id_name += '/';
+    position_text(change, text, '/');
+    id_name += text;
+    id_name += '/';
+    id_name += rule;
+    uuid_v5(kEventIdNamespace, id_name, out);
 }
 
 namespace {
@@ -555,7 +591,7 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
         ev.id.clear();
         append_datum_text(ev.id, d);
     } else {
-        ev.id = event_id(rule.name, change);
+        event_id(rule.name, change, ev.id);
     }
 
     // The payload.
@@ -626,7 +662,7 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
         w.end_object();
     }
 
-    std::string subject;
+    subject.clear();
     if (rule.subject && !rule.subject->render(change, types, subject, error)) {
         return false;
     }
@@ -638,20 +674,19 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
         }
         add_header(ev, headers, h.name, text);
     }
-    const std::string time = pg::format_utc_timestamp(change.commit_time_us);
-    const std::string source =
-        mapping.cloudevents_source.empty() ? "/walbus/" + pipeline : mapping.cloudevents_source;
+    time.assign(pg::format_utc_timestamp(change.commit_time_us));
     ev.value.clear();
     switch (rule.envelope) {
     case Envelope::Plain:
         ev.value = payload;
         add_header(ev, headers, "walbus-id", ev.id);
         add_header(ev, headers, "walbus-type", ev.type);
-        add_header(ev, headers, "walbus-source", source_of(change));
+        add_header(ev, headers, "walbus-source",
+                   change.relation ? std::string_view(table_name_for(change)) : change.prefix);
         add_header(ev, headers, "walbus-op", to_string(change.op));
         add_header(ev, headers, "walbus-time", time);
-        add_header(ev, headers, "walbus-position",
-                   change.position.commit_lsn.str() + ":" + std::to_string(change.position.seq));
+        position_text(change, text);
+        add_header(ev, headers, "walbus-position", text);
         if (!subject.empty()) {
             add_header(ev, headers, "walbus-subject", subject);
         }
@@ -704,7 +739,7 @@ void RuleSet::Impl::raw(const ChangeEvent& change, const pg::TypeRegistry& types
     ev.rule.clear();
     ev.position = change.position;
     ev.type = "walbus.change";
-    ev.id = event_id("", change);
+    event_id("", change, ev.id);
     std::string unused;
     if (!raw_topic || !raw_topic->render(change, types, ev.topic, unused) || ev.topic.empty()) {
         ev.topic = "walbus.changes";
@@ -747,7 +782,7 @@ void RuleSet::Impl::dead_letter(const Rule& rule, const ChangeEvent& change,
     ev.rule = rule.name;
     ev.position = change.position;
     ev.type = "walbus.dead_letter";
-    ev.id = event_id(rule.name + "#dead-letter", change);
+    event_id(rule.name + "#dead-letter", change, ev.id);
     ev.topic = mapping.dead_letter_topic;
     ev.has_key = false;
     ev.key.clear();
@@ -771,11 +806,24 @@ Result<void> RuleSet::map(const ChangeEvent& change, const pg::TypeRegistry& typ
                           const pg::JsonOptions& options, std::vector<IntegrationEvent>& out) {
     Impl& s = *impl_;
     std::size_t count = 0;
+    // Events beyond this change's count wait in `spare` with their storage, so that mapping
+    // allocates nothing once the buffers have grown.
     auto next = [&]() -> IntegrationEvent& {
         if (out.size() <= count) {
-            out.emplace_back();
+            if (s.spare.empty()) {
+                out.emplace_back();
+            } else {
+                out.push_back(std::move(s.spare.back()));
+                s.spare.pop_back();
+            }
         }
         return out[count++];
+    };
+    auto finish = [&] {
+        while (out.size() > count) {
+            s.spare.push_back(std::move(out.back()));
+            out.pop_back();
+        }
     };
     bool matched = false;
     const unsigned op = bit(change.op);
@@ -802,7 +850,7 @@ Result<void> RuleSet::map(const ChangeEvent& change, const pg::TypeRegistry& typ
         }
         matched = true;
         if (s.mapping.on_error == MappingErrorPolicy::Stop) {
-            out.resize(count);
+            finish();
             return fail(ErrorCode::Mapping,
                         "rule '" + rule.name + "' cannot map the " +
                             std::string(to_string(change.op)) + " of " + source_of(change) +
@@ -816,7 +864,7 @@ Result<void> RuleSet::map(const ChangeEvent& change, const pg::TypeRegistry& typ
     if (!matched && s.mapping.unmatched == UnmatchedPolicy::Raw) {
         s.raw(change, types, options, next());
     }
-    out.resize(count);
+    finish();
     return {};
 }
 

@@ -4,9 +4,9 @@
 #include <chrono>
 #include <cstdio>
 
-#include "walbus/core/json_scan.h"
 #include "pg_datetime.h"
 #include "pg_text_format.h"
+#include "walbus/core/json_scan.h"
 #include "walbus/core/json_writer.h"
 
 namespace walbus::pg {
@@ -555,7 +555,7 @@ void append_value_json(std::string& out, std::uint32_t type_oid, std::string_vie
     append_value_json(out, type_oid, text, TypeRegistry::builtins(), kDefaults);
 }
 
-std::string format_utc_timestamp(std::int64_t unix_us) {
+const std::string& format_utc_timestamp(std::int64_t unix_us) {
     // Every change of a transaction has the same commit time: format it once.
     thread_local std::int64_t last_us = 0;
     thread_local std::string last_text;

@@ -70,6 +70,8 @@ private:
 
 // The version 5 (SHA-1, name-based) UUID of `name` in the namespace `ns` (RFC 9562), as text.
 [[nodiscard]] std::string uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view name);
+// The same, into `out` (its storage reused).
+void uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view name, std::string& out);
 
 // The namespace of walbus's event ids.
 inline constexpr std::array<unsigned char, 16> kEventIdNamespace{

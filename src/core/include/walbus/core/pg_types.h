@@ -108,7 +108,9 @@ void append_value_json(std::string& out, std::uint32_t type_oid, std::string_vie
 // The same with the built-in types only and default options.
 void append_value_json(std::string& out, std::uint32_t type_oid, std::string_view text);
 
-// "2026-11-22T03:47:22.123456Z" for microseconds since the Unix epoch.
-[[nodiscard]] std::string format_utc_timestamp(std::int64_t unix_us);
+// "2026-11-22T03:47:22.123456Z" for microseconds since the Unix epoch. The text is the calling
+// thread's cached copy (every change of a transaction has the same commit time), valid until
+// its next call: copy it before calling again.
+[[nodiscard]] const std::string& format_utc_timestamp(std::int64_t unix_us);
 
 } // namespace walbus::pg
