@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdio>
 #include <optional>
 
 #include "walbus/core/json_scan.h"
@@ -1282,10 +1283,15 @@ bool Expr::Impl::eval(std::size_t n, const ChangeEvent& change, const pg::TypeRe
             out.text = buf;
             break;
         }
-        case Meta::Lsn:
-            buf = change.lsn.str();
+        case Meta::Lsn: {
+            char lsn[24];
+            const int length = std::snprintf(lsn, sizeof lsn, "%X/%X",
+                                             static_cast<unsigned>(change.lsn.value >> 32),
+                                             static_cast<unsigned>(change.lsn.value & 0xFFFFFFFFU));
+            buf.assign(lsn, static_cast<std::size_t>(length));
             out.text = buf;
             break;
+        }
         case Meta::CommitTime:
             buf = pg::format_utc_timestamp(change.commit_time_us);
             out.text = buf;
