@@ -591,6 +591,12 @@ private:
         const std::string_view word = kind == NodeKind::And ? "and" : "or";
         if (auto ok = expect_condition(left, word); !ok) return std::unexpected(ok.error());
         if (auto ok = expect_condition(right, word); !ok) return std::unexpected(ok.error());
+        if (node(left).kind == kind) {
+            // a and b and c: one node with three operands, so that evaluating a long chain
+            // does not recurse once per operand.
+            node(left).children.push_back(right);
+            return left;
+        }
         Node n;
         n.kind = kind;
         n.type = ValueType::Bool;
@@ -1313,19 +1319,17 @@ bool Expr::Impl::eval(std::size_t n, const ChangeEvent& change, const pg::TypeRe
     }
     case NodeKind::And:
     case NodeKind::Or: {
-        // Short-circuit: the right side is not evaluated when the left decides.
+        // Short-circuit: the operands after the one that decides are not evaluated.
         const bool is_and = node.kind == NodeKind::And;
-        Datum d;
-        bool b = false;
-        if (!eval(node.children[0], change, types, d, error) || !as_condition(d, b, error)) {
-            return false;
-        }
-        if (b != is_and) {
-            out = Datum{ValueType::Bool, b, {}, 0};
-            return true;
-        }
-        if (!eval(node.children[1], change, types, d, error) || !as_condition(d, b, error)) {
-            return false;
+        bool b = is_and;
+        for (std::size_t child : node.children) {
+            Datum d;
+            if (!eval(child, change, types, d, error) || !as_condition(d, b, error)) {
+                return false;
+            }
+            if (b != is_and) {
+                break;
+            }
         }
         out = Datum{ValueType::Bool, b, {}, 0};
         return true;

@@ -346,6 +346,17 @@ TEST_CASE("expressions evaluate with SQL-like rules", "[mappers]") {
         CHECK(error.find(needle) != std::string::npos);
     };
     fails("new.price = 'abc'", "cannot compare a number with a string");
+
+    // A long chain is one node (no recursion per operand); deep nesting is refused.
+    std::string chain = "new.id = 7";
+    for (int i = 0; i < 20000; ++i) {
+        chain += i % 2 == 0 ? " and new.id > 1" : " or new.id < 0";
+    }
+    CHECK(eval(chain) == "true");
+    const std::string deep = std::string(100, '(') + "true" + std::string(100, ')');
+    auto nested = mappers::Expr::compile(deep, opts);
+    REQUIRE_FALSE(nested.has_value());
+    CHECK(nested.error().message.find("nested too deeply") != std::string::npos);
     fails("new.gone = 1", "has no column 'gone'");
     c.after.values[1].kind = ValueKind::Unchanged;
     fails("new.name = 'x'", "unchanged TOAST value");
