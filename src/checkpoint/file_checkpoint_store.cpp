@@ -33,18 +33,19 @@ bool parse_u64(std::string_view text, std::uint64_t& out) {
 
 } // namespace
 
-Result<std::optional<Checkpoint>> FileCheckpointStore::load() const {
-    if (::access(path_.c_str(), F_OK) != 0 && errno == ENOENT) {
-        return std::nullopt;
-    }
-    std::ifstream in(path_);
-    if (!in) {
-        return io_error("cannot read checkpoint", path_);
-    }
+std::string format_checkpoint(const Checkpoint& cp) {
+    std::ostringstream text;
+    text << kHeader << "\ncommit_lsn=" << cp.position.commit_lsn.str()
+         << "\nseq=" << cp.position.seq << "\nend_lsn=" << cp.end_lsn.str()
+         << "\nsink_offset=" << cp.sink_offset << "\n";
+    return text.str();
+}
+
+Result<Checkpoint> parse_checkpoint(std::string_view text, const std::string& where) {
+    std::istringstream in{std::string(text)};
     std::string line;
     if (!std::getline(in, line) || line != kHeader) {
-        return fail(ErrorCode::Io, "checkpoint file " + path_ +
-                                       " is not a walbus checkpoint (first line should be '" +
+        return fail(ErrorCode::Io, where + " is not a walbus checkpoint (first line should be '" +
                                        std::string(kHeader) + "')");
     }
     Checkpoint cp;
@@ -54,8 +55,8 @@ Result<std::optional<Checkpoint>> FileCheckpointStore::load() const {
         ++line_no;
         auto eq = line.find('=');
         if (eq == std::string::npos) {
-            return fail(ErrorCode::Io, path_ + ":" + std::to_string(line_no) +
-                                           ": expected key=value in checkpoint file");
+            return fail(ErrorCode::Io, where + ":" + std::to_string(line_no) +
+                                           ": expected key=value in a checkpoint");
         }
         std::string_view key(line.data(), eq);
         std::string_view value(line.data() + eq + 1, line.size() - eq - 1);
@@ -78,24 +79,36 @@ Result<std::optional<Checkpoint>> FileCheckpointStore::load() const {
             have_offset = true;
         }
         if (!ok) {
-            return fail(ErrorCode::Io, path_ + ":" + std::to_string(line_no) + ": bad value for " +
-                                           std::string(key) + " in checkpoint file");
+            return fail(ErrorCode::Io, where + ":" + std::to_string(line_no) + ": bad value for " +
+                                           std::string(key) + " in a checkpoint");
         }
     }
     if (!have_commit || !have_seq || !have_end || !have_offset) {
-        return fail(ErrorCode::Io, "checkpoint file " + path_ +
-                                       " is incomplete (needs commit_lsn, seq, end_lsn, "
-                                       "sink_offset)");
+        return fail(ErrorCode::Io, where + " is an incomplete checkpoint (needs commit_lsn, seq, "
+                                           "end_lsn, sink_offset)");
     }
     return cp;
 }
 
-Result<void> FileCheckpointStore::store(const Checkpoint& cp) const {
+Result<std::optional<Checkpoint>> FileCheckpointStore::load() const {
+    if (::access(path_.c_str(), F_OK) != 0 && errno == ENOENT) {
+        return std::nullopt;
+    }
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) {
+        return io_error("cannot read checkpoint", path_);
+    }
     std::ostringstream text;
-    text << kHeader << "\ncommit_lsn=" << cp.position.commit_lsn.str()
-         << "\nseq=" << cp.position.seq << "\nend_lsn=" << cp.end_lsn.str()
-         << "\nsink_offset=" << cp.sink_offset << "\n";
-    const std::string body = text.str();
+    text << in.rdbuf();
+    auto cp = parse_checkpoint(text.str(), "checkpoint file " + path_);
+    if (!cp) {
+        return std::unexpected(cp.error());
+    }
+    return *cp;
+}
+
+Result<void> FileCheckpointStore::store(const Checkpoint& cp) const {
+    const std::string body = format_checkpoint(cp);
     const std::string tmp = path_ + ".tmp";
 
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

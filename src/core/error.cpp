@@ -13,13 +13,16 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::Server: return "server";
     case ErrorCode::Io: return "io";
     case ErrorCode::Mapping: return "mapping";
+    case ErrorCode::Sink: return "sink";
+    case ErrorCode::SinkUnavailable: return "sink_unavailable";
     case ErrorCode::Internal: return "internal";
     }
     return "internal";
 }
 
 bool is_retriable(ErrorCode code) {
-    return code == ErrorCode::Connection || code == ErrorCode::SlotInUse;
+    return code == ErrorCode::Connection || code == ErrorCode::SlotInUse ||
+           code == ErrorCode::SinkUnavailable;
 }
 
 } // namespace walbus

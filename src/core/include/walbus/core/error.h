@@ -19,6 +19,8 @@ enum class ErrorCode {
     Server,      // any other error reported by PostgreSQL
     Io,          // local file system
     Mapping,     // a change that a mapping rule cannot map
+    Sink,        // the sink refuses for good (fenced by a newer instance, not authorised)
+    SinkUnavailable, // the sink is unreachable or aborted a transaction: retried
     Internal,
 };
 
