@@ -75,7 +75,8 @@ std::string check_table_name(std::string_view key, std::string_view value, bool 
            "; write 'schema.table' or 'table'";
 }
 
-constexpr std::array<std::string_view, 2> kSinkTypes{"stdout", "file"};
+constexpr std::array<std::string_view, 3> kSinkTypes{"stdout", "file", "kafka"};
+constexpr std::array<std::string_view, 2> kKafkaModes{"exactly_once", "at_least_once"};
 constexpr std::array<std::string_view, 1> kCheckpointTypes{"file"};
 constexpr std::array<std::string_view, 2> kDecoders{"pgoutput", "wal2json"};
 constexpr std::array<std::string_view, 2> kNumericFormats{"string", "number"};
@@ -87,10 +88,12 @@ constexpr std::array<std::string_view, 2> kOnError{"stop", "dead_letter"};
 constexpr std::array<std::string_view, 3> kEnvelopes{"plain", "cloudevents-structured",
                                                      "cloudevents-binary"};
 
-constexpr std::array<SectionDecl, 6> kSections{{
+constexpr std::array<SectionDecl, 7> kSections{{
     {"source", "The PostgreSQL server walbus streams changes from, over logical replication with "
                "the `pgoutput` plugin (or `wal2json`)."},
     {"sink", "Where walbus writes the change events."},
+    {"sink.kafka", "The Kafka sink (`sink.type: kafka`): the brokers, exactly-once or "
+                   "at-least-once delivery, the progress topic."},
     {"format", "How column values are written (docs/event-format.md)."},
     {"checkpoint", "Where walbus keeps the last position it has delivered, so that it resumes "
                    "there after a restart."},
@@ -103,7 +106,7 @@ constexpr std::array<SectionDecl, 6> kSections{{
 }};
 
 // The order here is the order of the reference documentation.
-const std::array<KeyDecl, 27> kKeys{{
+const std::array<KeyDecl, 33> kKeys{{
     {
         .name = "name",
         .field = StringField{[](Config& c) -> std::string& { return c.name; }, check_pipeline_name},
@@ -246,7 +249,8 @@ const std::array<KeyDecl, 27> kKeys{{
         .secret = false,
         .example = "file",
         .description = "Where events go: `stdout` writes one JSON object per line to standard "
-                       "output, `file` appends them to `sink.path`.",
+                       "output, `file` appends them to `sink.path`, `kafka` publishes them to "
+                       "Kafka (`sink.kafka`).",
     },
     {
         .name = "sink.path",
@@ -290,6 +294,88 @@ const std::array<KeyDecl, 27> kKeys{{
         .example = "false",
         .description = "Sync the output file to disk after each write of the `file` sink. "
                        "Without it, events written shortly before a power failure can be lost.",
+    },
+    {
+        .name = "sink.kafka.properties",
+        .field = StringMapField{[](Config& c) -> std::vector<MapEntry>& {
+            return c.sink.kafka.properties;
+        }},
+        .required = Required::Conditional,
+        .required_when = "sink.type is kafka",
+        .secret = true,
+        .example = "{bootstrap.servers: \"kafka1:9092,kafka2:9092\", compression.type: lz4}",
+        .description = "librdkafka properties, by librdkafka's own names (its CONFIGURATION.md): "
+                       "`bootstrap.servers` (required), security (`security.protocol`, "
+                       "`sasl.username`, `sasl.password: ${KAFKA_PASSWORD}`, ...), "
+                       "`compression.type`, `linger.ms` (walbus uses 5 unless set), ... Names "
+                       "and values are checked when the configuration is loaded. Values are "
+                       "never echoed in messages. walbus sets `enable.idempotence`, and "
+                       "`transactional.id` in `exactly_once` mode, itself.",
+    },
+    {
+        .name = "sink.kafka.mode",
+        .field = EnumField{
+            kKafkaModes,
+            [](const Config& c) { return static_cast<std::size_t>(c.sink.kafka.mode); },
+            [](Config& c, std::size_t i) { c.sink.kafka.mode = static_cast<KafkaMode>(i); }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "at_least_once",
+        .description = "`exactly_once`: events and the position are written in the same Kafka "
+                       "transactions, so that `read_committed` consumers see every event once "
+                       "across crashes (needs brokers with transactions). `at_least_once`: an "
+                       "idempotent producer, the position kept in `checkpoint.path` and moved "
+                       "only past events the brokers acknowledged; after a crash some events "
+                       "may be published again (with the same event ids).",
+    },
+    {
+        .name = "sink.kafka.transactional_id",
+        .field =
+            StringField{[](Config& c) -> std::string& { return c.sink.kafka.transactional_id; }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "walbus-catalog",
+        .description = "The producer's `transactional.id` in `exactly_once` mode; by default "
+                       "`walbus-` followed by the pipeline's `name`. A second instance with the "
+                       "same id fences the first, which stops.",
+    },
+    {
+        .name = "sink.kafka.progress_topic",
+        .field = StringField{[](Config& c) -> std::string& { return c.sink.kafka.progress_topic; }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "walbus.progress",
+        .description = "The compacted topic that holds each pipeline's position (keyed by the "
+                       "pipeline's `name`), written in the same transactions as the events; "
+                       "created with one partition if it does not exist.",
+    },
+    {
+        .name = "sink.kafka.create_topics",
+        .field = BoolField{[](Config& c) -> bool& { return c.sink.kafka.create_topics; }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "false",
+        .description = "Create the event topics the rules name when they do not exist (with the "
+                       "brokers' default partitions and replication).",
+    },
+    {
+        .name = "sink.kafka.timeout",
+        .field = DurationField{[](Config& c) -> std::chrono::milliseconds& {
+                                   return c.sink.kafka.timeout;
+                               },
+                               std::chrono::seconds(1), std::chrono::hours(1)},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "60s",
+        .description = "How long one operation with the brokers (a commit, a full producer "
+                       "queue) may take before walbus gives up on it, aborts the open "
+                       "transaction and retries from the last committed position with "
+                       "backoff.",
     },
     {
         .name = "format.numeric",
@@ -349,12 +435,15 @@ const std::array<KeyDecl, 27> kKeys{{
     {
         .name = "checkpoint.path",
         .field = StringField{[](Config& c) -> std::string& { return c.checkpoint.path; }},
-        .required = Required::Yes,
-        .required_when = {},
+        .required = Required::Conditional,
+        .required_when = "the position is not kept in Kafka (any sink.type but kafka, or "
+                         "sink.kafka.mode: at_least_once)",
         .secret = false,
         .example = "/var/lib/walbus/checkpoint.json",
         .description = "File that holds the last position delivered to the sink. walbus "
-                       "resumes from it after a restart; keep it on persistent storage.",
+                       "resumes from it after a restart; keep it on persistent storage. With "
+                       "`sink.type: kafka` in `exactly_once` mode the position is kept in "
+                       "Kafka (`sink.kafka.progress_topic`) and this key is not used.",
     },
     {
         .name = "mapping.unmatched",
@@ -475,6 +564,7 @@ std::string_view type_name(const Field& field) {
             [](const DurationField&) { return std::string_view("duration"); },
             [](const EnumField&) { return std::string_view("enum"); },
             [](const StringListField&) { return std::string_view("list of strings"); },
+            [](const StringMapField&) { return std::string_view("map of strings"); },
         },
         field);
 }
@@ -499,6 +589,7 @@ std::string default_text(const KeyDecl& decl) {
                 }
                 return text.empty() ? text : text + "]";
             },
+            [&](const StringMapField&) { return std::string(); },
         },
         decl.field);
 }

@@ -63,8 +63,13 @@ struct StringListField {
     StringCheck check = nullptr; // applied to each element; elements must be non-empty
 };
 
-using Field =
-    std::variant<StringField, BoolField, SizeField, DurationField, EnumField, StringListField>;
+// A map of string keys to string values, passed on as it is (sink.kafka.properties).
+struct StringMapField {
+    std::vector<MapEntry>& (*ref)(Config&);
+};
+
+using Field = std::variant<StringField, BoolField, SizeField, DurationField, EnumField,
+                           StringListField, StringMapField>;
 
 enum class Required {
     No,

@@ -114,6 +114,7 @@ std::string expectation(const KeyDecl& decl) {
                 return "one of: " + join({f.values.begin(), f.values.end()}, ", ");
             },
             [](const StringListField&) { return std::string("a list of strings"); },
+            [](const StringMapField&) { return std::string("a map of names to values"); },
         },
         decl.field);
 }
@@ -319,7 +320,8 @@ private:
     static std::string required_key_list() {
         std::vector<std::string_view> names;
         for (const KeyDecl& decl : keys()) {
-            if (decl.required == Required::Yes) {
+            // checkpoint.path is required by the default sink (stdout) too.
+            if (decl.required == Required::Yes || decl.name == "checkpoint.path") {
                 names.push_back(decl.name);
             }
         }
@@ -511,6 +513,7 @@ private:
                            [&](const DurationField& f) { return read_duration(decl, f, value); },
                            [&](const EnumField& f) { return read_enum(decl, f, value); },
                            [&](const StringListField& f) { return read_list(decl, f, value); },
+                           [&](const StringMapField& f) { return read_map(decl, f, value); },
                        },
                        decl.field);
     }
@@ -651,6 +654,49 @@ private:
         return true;
     }
 
+    bool read_map(const KeyDecl& decl, const StringMapField& field, const YAML::Node& value) {
+        const std::string key(decl.name);
+        if (!value.IsMap()) {
+            add(value.Mark(), "expected " + expectation(decl) + " for " + key + ", got " +
+                                  std::string(kind_of(value)) + "; write it as a map, e.g. " +
+                                  std::string(decl.example));
+            return false;
+        }
+        bool ok = true;
+        std::vector<MapEntry> entries;
+        for (const auto& entry : value) {
+            const YAML::Node& name = entry.first;
+            const YAML::Node& item = entry.second;
+            if (!name.IsScalar() || name.Scalar().empty()) {
+                add(name.Mark(), "expected a property name in " + key);
+                ok = false;
+                continue;
+            }
+            if (std::ranges::any_of(entries,
+                                    [&](const MapEntry& e) { return e.key == name.Scalar(); })) {
+                add(name.Mark(), "duplicate key " + shown_key(name.Scalar()) + "in " + key +
+                                     "; remove one of them");
+                ok = false;
+                continue;
+            }
+            if (!item.IsScalar()) {
+                add(item.Mark(), "expected a single value for " + shown_key(name.Scalar()) + "in " +
+                                     key + ", got " + std::string(kind_of(item)));
+                ok = false;
+                continue;
+            }
+            std::optional<std::string> text = expand(decl, item);
+            if (!text) {
+                ok = false;
+                continue;
+            }
+            entries.push_back(MapEntry{name.Scalar(), std::move(*text), name.Mark().line + 1,
+                                       name.Mark().column + 1});
+        }
+        field.ref(config_) = std::move(entries);
+        return ok;
+    }
+
     bool read_list(const KeyDecl& decl, const StringListField& field, const YAML::Node& value) {
         const std::string key(decl.name);
         if (!value.IsSequence()) {
@@ -708,10 +754,11 @@ private:
         return ok;
     }
 
-    std::string required_message(const KeyDecl& decl) const {
+    // `plain`: say "is required" without the condition, where the condition is the usual case.
+    std::string required_message(const KeyDecl& decl, bool plain = false) const {
         const std::string_view section = parent_of(decl.name);
         std::string message = std::string(decl.name) + " is required";
-        if (decl.required == Required::Conditional) {
+        if (decl.required == Required::Conditional && !plain) {
             message += " when " + std::string(decl.required_when);
         }
         const std::string example =
@@ -750,6 +797,28 @@ private:
             (sink_type == nullptr || sink_type->ok)) {
             add(sink_path->key, "sink.path is only used when sink.type is file; set "
                                 "sink.type: file, or remove sink.path");
+        }
+        // Kafka: the brokers are required; the checkpoint file only without transactions.
+        const bool kafka = config_.sink.type == SinkType::Kafka;
+        if (sink_type != nullptr && sink_type->ok && kafka &&
+            seen("sink.kafka.properties") == nullptr) {
+            add(sink_type->value, required_message(*find_key("sink.kafka.properties")));
+        }
+        const bool needs_checkpoint_file =
+            !kafka || config_.sink.kafka.mode == KafkaMode::AtLeastOnce;
+        if (needs_checkpoint_file && seen("checkpoint.path") == nullptr &&
+            (sink_type == nullptr || sink_type->ok)) {
+            const Seen* section = seen("checkpoint");
+            if (section == nullptr || section->ok) {
+                add(section != nullptr ? section->key : YAML::Mark::null_mark(),
+                    required_message(*find_key("checkpoint.path"), !kafka));
+            }
+        }
+        const Seen* kafka_section = seen("sink.kafka");
+        if (kafka_section != nullptr && kafka_section->ok && !kafka &&
+            (sink_type == nullptr || sink_type->ok)) {
+            add(kafka_section->key, "sink.kafka is only used when sink.type is kafka; set "
+                                    "sink.type: kafka, or remove sink.kafka");
         }
         const Seen* create = seen("source.create_publication");
         const Seen* tables = seen("source.tables");

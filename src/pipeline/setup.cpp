@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "walbus/sink/kafka_sink.h"
 #include "walbus/source/catalog.h"
 #include "walbus/source/replication_stream.h"
 
@@ -41,9 +42,34 @@ PreparedConfig prepare_config(config::LoadResult loaded, const std::string& file
     PreparedConfig out;
     out.diagnostics = std::move(loaded.diagnostics);
     const config::Config& parsed = loaded.config ? *loaded.config : loaded.parsed;
-    if (parsed.has_rules || parsed.mapping.unmatched == UnmatchedPolicy::Raw) {
+    const bool kafka = parsed.sink.type == config::SinkType::Kafka;
+    if (kafka) {
+        // librdkafka's own check of each property, placed at its name.
+        for (const config::MapEntry& e : parsed.sink.kafka.properties) {
+            for (std::string& problem : check_kafka_properties({{e.key, e.value}})) {
+                out.diagnostics.push_back({file, e.line, e.column, std::move(problem)});
+            }
+        }
+        const bool has_brokers =
+            std::ranges::any_of(parsed.sink.kafka.properties, [](const config::MapEntry& e) {
+                return e.key == "bootstrap.servers";
+            });
+        if (!has_brokers && !parsed.sink.kafka.properties.empty()) {
+            const config::MapEntry& first = parsed.sink.kafka.properties.front();
+            out.diagnostics.push_back(
+                {file, first.line, first.column,
+                 "sink.kafka.properties needs bootstrap.servers (the brokers, "
+                 "host:port[,host:port...])"});
+        }
+    }
+    // Kafka takes events: without rules, each change is one (mapping.unmatched: raw).
+    MappingSpec mapping = parsed.mapping;
+    if (kafka && !parsed.has_rules) {
+        mapping.unmatched = UnmatchedPolicy::Raw;
+    }
+    if (parsed.has_rules || mapping.unmatched == UnmatchedPolicy::Raw) {
         options.pipeline = parsed.name;
-        auto rules = mappers::RuleSet::compile(parsed.rules, parsed.mapping, options);
+        auto rules = mappers::RuleSet::compile(parsed.rules, mapping, options);
         if (!rules) {
             for (mappers::RuleProblem& p : rules.error()) {
                 out.diagnostics.push_back({file, p.line, p.column, std::move(p.message)});

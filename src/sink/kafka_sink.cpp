@@ -15,9 +15,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Properties walbus sets itself: a user value would break exactly-once or the progress record.
-constexpr std::array<std::string_view, 6> kReserved{
-    "transactional.id", "enable.idempotence", "isolation.level",
-    "enable.auto.commit", "group.id",         "dr_msg_cb"};
+constexpr std::array<std::string_view, 6> kReserved{"transactional.id", "enable.idempotence",
+                                                    "isolation.level",  "enable.auto.commit",
+                                                    "group.id",         "dr_msg_cb"};
 
 struct ConfDeleter {
     void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
@@ -43,14 +43,22 @@ Result<ConfPtr> make_conf(const std::vector<std::pair<std::string, std::string>>
     char errstr[512];
     for (const auto& [name, value] : properties) {
         if (std::ranges::find(kReserved, name) != kReserved.end()) {
-            return fail(ErrorCode::Config, "sink.kafka.properties: '" + name +
-                                               "' is set by walbus itself; remove it");
+            return fail(ErrorCode::Config,
+                        "sink.kafka.properties: '" + name + "' is set by walbus itself; remove it");
         }
         if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof errstr) !=
             RD_KAFKA_CONF_OK) {
+            // librdkafka quotes the value; it may be a secret, so it is left out.
+            std::string reason = errstr;
+            if (!value.empty()) {
+                for (auto at = reason.find(value); at != std::string::npos;
+                     at = reason.find(value, at + 3)) {
+                    reason.replace(at, value.size(), "...");
+                }
+            }
             return fail(ErrorCode::Config,
-                        "sink.kafka.properties: " + std::string(errstr) +
-                            " (see librdkafka's CONFIGURATION.md for the property names)");
+                        "sink.kafka.properties: " + reason +
+                            " (see librdkafka's CONFIGURATION.md for the names and values)");
         }
     }
     return conf;
@@ -79,10 +87,6 @@ check_kafka_properties(const std::vector<std::pair<std::string, std::string>>& p
         if (!conf) {
             problems.push_back(conf.error().message);
         }
-    }
-    if (!has_property(properties, "bootstrap.servers")) {
-        problems.emplace_back("sink.kafka.properties needs bootstrap.servers (the brokers, "
-                              "host:port[,host:port...])");
     }
     return problems;
 }
@@ -223,15 +227,15 @@ struct KafkaSink::Impl {
 
     // Queues a message, waiting while the local queue is full (back-pressure).
     Result<void> send(const std::string& topic, std::int32_t partition, const char* key,
-                      std::size_t key_size, const std::string& value,
-                      rd_kafka_headers_t* headers) {
+                      std::size_t key_size, const std::string& value, rd_kafka_headers_t* headers) {
         const auto deadline = Clock::now() + settings.timeout;
         while (true) {
-            const rd_kafka_resp_err_t err = rd_kafka_producev(
-                producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-                RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
-                RD_KAFKA_V_END);
+            const rd_kafka_resp_err_t err =
+                rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+                                  RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, key_size),
+                                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
             if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 return {};
             }
@@ -307,9 +311,9 @@ Result<std::optional<Checkpoint>> KafkaSink::recover() {
     }
     // Fence older instances and abort their open transaction: after this, what read_committed
     // shows is all there will ever be of them.
-    if (auto ok = s.retrying("initialising Kafka transactions",
-                             [&] { return rd_kafka_init_transactions(s.producer.get(),
-                                                                     s.timeout_ms()); });
+    if (auto ok = s.retrying(
+            "initialising Kafka transactions",
+            [&] { return rd_kafka_init_transactions(s.producer.get(), s.timeout_ms()); });
         !ok) {
         return std::unexpected(ok.error());
     }
@@ -342,8 +346,8 @@ Result<std::optional<Checkpoint>> KafkaSink::recover() {
     const rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
         consumer.get(), topic.c_str(), 0, &low, &high, s.timeout_ms());
     if (werr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return fail(ErrorCode::SinkUnavailable, "reading the end of progress topic " + topic +
-                                                    ": " + rd_kafka_err2str(werr));
+        return fail(ErrorCode::SinkUnavailable,
+                    "reading the end of progress topic " + topic + ": " + rd_kafka_err2str(werr));
     }
     std::optional<Checkpoint> last;
     if (high > low) {
@@ -413,9 +417,9 @@ Result<void> KafkaSink::produce(const IntegrationEvent& event) {
         rd_kafka_header_add(headers, h.name.data(), static_cast<ssize_t>(h.name.size()),
                             h.value.data(), static_cast<ssize_t>(h.value.size()));
     }
-    if (auto ok = s.send(event.topic, RD_KAFKA_PARTITION_UA,
-                         event.has_key ? event.key.data() : nullptr,
-                         event.has_key ? event.key.size() : 0, event.value, headers);
+    if (auto ok =
+            s.send(event.topic, RD_KAFKA_PARTITION_UA, event.has_key ? event.key.data() : nullptr,
+                   event.has_key ? event.key.size() : 0, event.value, headers);
         !ok) {
         return ok;
     }
@@ -452,9 +456,9 @@ Result<void> KafkaSink::commit(const Checkpoint& checkpoint) {
         !ok) {
         return ok;
     }
-    if (auto ok = s.retrying("committing a Kafka transaction",
-                             [&] { return rd_kafka_commit_transaction(s.producer.get(),
-                                                                      s.timeout_ms()); });
+    if (auto ok = s.retrying(
+            "committing a Kafka transaction",
+            [&] { return rd_kafka_commit_transaction(s.producer.get(), s.timeout_ms()); });
         !ok) {
         return ok;
     }

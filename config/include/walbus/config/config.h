@@ -12,7 +12,8 @@
 
 namespace walbus::config {
 
-enum class SinkType { Stdout, File };
+enum class SinkType { Stdout, File, Kafka };
+enum class KafkaMode { ExactlyOnce, AtLeastOnce };
 enum class DecoderType { Pgoutput, Wal2json };
 enum class NumericFormat { String, Number };
 enum class BytesFormat { Base64, Hex };
@@ -32,12 +33,30 @@ struct SourceConfig {
     std::chrono::milliseconds reconnect_backoff_max{30'000};
 };
 
+// One entry of a map of strings (sink.kafka.properties), with its place in the file.
+struct MapEntry {
+    std::string key;
+    std::string value;
+    int line = 0;
+    int column = 0;
+};
+
+struct KafkaConfig {
+    std::vector<MapEntry> properties; // librdkafka properties; values may hold secrets
+    KafkaMode mode = KafkaMode::ExactlyOnce;
+    std::string transactional_id; // empty: "walbus-" + the pipeline name
+    std::string progress_topic = "walbus.progress";
+    bool create_topics = true;
+    std::chrono::milliseconds timeout{30'000};
+};
+
 struct SinkConfig {
     SinkType type = SinkType::Stdout;
     std::string path; // required for file
     std::chrono::milliseconds flush_interval{200};
     std::size_t flush_bytes = 4 * 1024 * 1024;
     bool fsync = true;
+    KafkaConfig kafka;
 };
 
 // How column values are written.

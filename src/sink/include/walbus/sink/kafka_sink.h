@@ -29,8 +29,9 @@ struct KafkaSettings {
 };
 
 // The problems librdkafka finds with these properties (an unknown name, a bad value), each a
-// complete message; walbus check reports them at load time. Properties that walbus sets itself
-// (transactional.id, enable.idempotence, isolation.level, ...) are refused too.
+// complete message that never repeats a value (it may be a secret); walbus check reports them
+// at load time. Properties that walbus sets itself (transactional.id, enable.idempotence,
+// isolation.level, ...) are refused too.
 [[nodiscard]] std::vector<std::string>
 check_kafka_properties(const std::vector<std::pair<std::string, std::string>>& properties);
 
