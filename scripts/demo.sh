@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# The walbus demo: installs what is missing, builds, starts a throwaway PostgreSQL (unless
-# --dsn is given), and shows walbus turning real commits into events — including a stop and a
-# restart that loses nothing and repeats nothing.
+# The walbus demo: the eShop example (examples/eshop/README.md). Installs what is missing, builds,
+# starts a throwaway PostgreSQL (unless --dsn is given), and shows walbus turning the eShop
+# services' commits into the integration events the other services listen to: first mapped from
+# ordinary row changes by rules, then published from outbox tables and logical decoding messages.
 #
 #   scripts/demo.sh                 # everything local and temporary
 #   scripts/demo.sh --dsn DSN       # use your server: needs wal_level=logical and a user with
-#                                   # REPLICATION; creates schema walbus_demo, a publication and a
-#                                   # slot named walbus_demo, and removes them at the end
+#                                   # REPLICATION and CREATEDB; creates a database walbus_demo and
+#                                   # the slots eshop and eshop_outbox in it, and removes them at
+#                                   # the end
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dsn=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --dsn) dsn=${2:?--dsn needs a value}; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -25,18 +27,23 @@ say "installing what is missing and building"
 cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" --target walbus -j "$(nproc)" | tail -1
 walbus="$root/build/src/app/walbus"
+example="$root/examples/eshop"
 
 work=$(mktemp -d)
 chmod 755 "$work"
+mkdir "$work/state"
 own_server=0
+created_db=0
 walbus_pid=""
 cleanup() {
     [[ -n "$walbus_pid" ]] && kill "$walbus_pid" 2>/dev/null && wait "$walbus_pid" 2>/dev/null || true
     if [[ $own_server -eq 1 ]]; then
         "$root/scripts/pg-tmp.sh" stop "$work/pg"
-    elif [[ -n "$dsn" ]]; then
-        psql -X -q "$dsn" -c "SELECT pg_drop_replication_slot('walbus_demo') FROM pg_replication_slots WHERE slot_name = 'walbus_demo'" \
-            -c "DROP PUBLICATION IF EXISTS walbus_demo" -c "DROP SCHEMA IF EXISTS walbus_demo CASCADE" >/dev/null 2>&1 || true
+    elif [[ $created_db -eq 1 ]]; then
+        # Only what this demo made: its slots (in its own database), then the database.
+        psql -X -q "$dsn" \
+            -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = 'walbus_demo' AND slot_name IN ('eshop', 'eshop_outbox')" \
+            -c "DROP DATABASE IF EXISTS walbus_demo" >/dev/null 2>&1 || true
     fi
     rm -rf "$work"
 }
@@ -48,42 +55,31 @@ if [[ -z "$dsn" ]]; then
     own_server=1
     echo "$dsn"
 fi
-sql() { psql -X -q -v ON_ERROR_STOP=1 "$dsn" "$@"; }
 
-say "the catalog service's tables (an ordinary application schema: no triggers, no outbox)"
-sql <<'SQL'
-CREATE SCHEMA walbus_demo;
-CREATE TABLE walbus_demo.catalog_items (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2) NOT NULL);
-CREATE TABLE walbus_demo.orders (id bigint PRIMARY KEY, item_id int NOT NULL, state text NOT NULL, paid_at timestamptz);
-INSERT INTO walbus_demo.catalog_items VALUES (42, 'kettle', 24.99), (43, 'toaster', 39.00);
-SQL
-echo "created walbus_demo.catalog_items and walbus_demo.orders"
+# The same connection string with dbname=walbus_demo (key=value strings or URIs).
+demo_dsn=$(python3 - "$dsn" <<'PY'
+import sys
+import urllib.parse as up
+dsn = sys.argv[1]
+if dsn.startswith(("postgres://", "postgresql://")):
+    print(up.urlunsplit(up.urlsplit(dsn)._replace(path="/walbus_demo")))
+else:
+    print(dsn + " dbname=walbus_demo")  # libpq takes the last value of a repeated keyword
+PY
+)
+psql -X -q -v ON_ERROR_STOP=1 "$dsn" -c "CREATE DATABASE walbus_demo"
+created_db=1
+sql() { psql -X -q -v ON_ERROR_STOP=1 "$demo_dsn" "$@"; }
+export WALBUS_DSN="$demo_dsn" WALBUS_STATE_DIR="$work/state"
 
-cat >"$work/walbus.yaml" <<YAML
-name: demo
-source:
-  dsn: "\${DEMO_DSN}"
-  slot: walbus_demo
-  publication: walbus_demo
-  tables: [walbus_demo.catalog_items, walbus_demo.orders]
-  create_slot: true
-  create_publication: true
-sink:
-  type: file
-  path: $work/events.jsonl
-  flush_interval: 100ms
-checkpoint:
-  type: file
-  path: $work/walbus.checkpoint
-YAML
-say "the configuration"
-cat "$work/walbus.yaml"
+# An LSN as a number, for comparisons.
+lsn_value() { local hi=${1%/*} lo=${1#*/}; echo $(((16#$hi << 32) | 16#$lo)); }
 
-start_walbus() {
-    DEMO_DSN="$dsn" "$walbus" run --config "$work/walbus.yaml" 2>>"$work/walbus.log" &
+start_walbus() { # config, slot, output file
+    "$walbus" run --config "$1" >"$3" 2>>"$work/walbus.log" &
     walbus_pid=$!
     for _ in $(seq 1 100); do
-        if psql -X -At "$dsn" -c "SELECT active FROM pg_replication_slots WHERE slot_name = 'walbus_demo'" 2>/dev/null | grep -q t; then
+        if sql -At -c "SELECT active FROM pg_replication_slots WHERE slot_name = '$2'" 2>/dev/null | grep -q t; then
             return 0
         fi
         sleep 0.1
@@ -92,55 +88,72 @@ start_walbus() {
     cat "$work/walbus.log" >&2
     exit 1
 }
-shown=0
-show_new_events() {
-    sleep 0.5
-    local total
-    total=$(wc -l <"$work/events.jsonl" 2>/dev/null || echo 0)
-    if [[ $total -gt $shown ]]; then
-        tail -n +"$((shown + 1))" "$work/events.jsonl"
-        shown=$total
-    else
-        echo "(no events)"
-    fi
+
+# Emits a message that no rule maps and waits until walbus has checkpointed the transaction
+# that carries it: then everything committed before it has been written out.
+wait_until_written() { # checkpoint file
+    local marker done_lsn
+    marker=$(sql -At -c "SELECT pg_logical_emit_message(true, 'walbus-demo', 'end of the workload')")
+    for _ in $(seq 1 300); do
+        done_lsn=$(sed -n 's/^commit_lsn=//p' "$1" 2>/dev/null || true)
+        if [[ -n "$done_lsn" && $(lsn_value "$done_lsn") -ge $(lsn_value "$marker") ]]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "walbus did not write the workload's events within 30s; its log:" >&2
+    cat "$work/walbus.log" >&2
+    exit 1
 }
 
-say "starting walbus (it creates the publication and the slot)"
-start_walbus
-echo "walbus is streaming (pid $walbus_pid)"
+stop_walbus() {
+    kill -TERM "$walbus_pid"
+    wait "$walbus_pid" || { echo "walbus failed; its log:" >&2; cat "$work/walbus.log" >&2; exit 1; }
+    walbus_pid=""
+}
 
-say "commit: the price of item 42 drops from 24.99 to 19.99"
-sql -c "UPDATE walbus_demo.catalog_items SET price = 19.99 WHERE id = 42"
-show_new_events
+show_events() { # JSON lines file
+    python3 - "$1" <<'PY'
+import json
+import sys
+lines = [line for line in open(sys.argv[1]) if line.strip()]
+for n, line in enumerate(lines, 1):
+    event = json.loads(line)
+    print(f"\n-- event {n} of {len(lines)}: topic {event['topic']}, key {json.dumps(event['key'])}")
+    print(json.dumps(event, indent=2))
+if not lines:
+    print("(no events)")
+PY
+}
 
-say "commit: an order is placed and paid in one transaction"
-sql <<'SQL'
-BEGIN;
-INSERT INTO walbus_demo.orders VALUES (1001, 42, 'placed', NULL);
-UPDATE walbus_demo.orders SET state = 'paid', paid_at = now() WHERE id = 1001;
-COMMIT;
-SQL
-show_new_events
+# Runs one variant of the example: schema, rules, walbus in the background, the workload, and
+# the events that came out.
+run_example() { # directory, slot, checkpoint file name, title
+    local dir=$1 slot=$2 checkpoint=$work/state/$3 title=$4 name
+    name=$(basename "$dir")
+    say "$title: the tables (${dir#"$root"/}/schema.sql)"
+    sql -a -f "$dir/schema.sql"
 
-say "a transaction that rolls back produces nothing"
-sql <<'SQL'
-BEGIN;
-UPDATE walbus_demo.catalog_items SET price = 0 WHERE id = 43;
-ROLLBACK;
-SQL
-show_new_events
+    say "$title: the rules (${dir#"$root"/}/walbus.yaml)"
+    cat "$dir/walbus.yaml"
+    echo
+    "$walbus" check --config "$dir/walbus.yaml" --connect
 
-say "stopping walbus (SIGTERM), committing while it is down, starting it again"
-kill -TERM "$walbus_pid"; wait "$walbus_pid" || true; walbus_pid=""
-cat "$work/walbus.checkpoint"
-sql -c "UPDATE walbus_demo.catalog_items SET price = 35.00 WHERE id = 43" \
-    -c "DELETE FROM walbus_demo.orders WHERE id = 1001"
-start_walbus
-show_new_events
+    say "$title: walbus starts (it creates the slot $slot) and streams in the background"
+    start_walbus "$dir/walbus.yaml" "$slot" "$work/$name.jsonl"
+    echo "walbus is streaming (pid $walbus_pid)"
 
-kill -TERM "$walbus_pid"; wait "$walbus_pid" || true; walbus_pid=""
-count=$(wc -l <"$work/events.jsonl")
-unique=$(python3 -c 'import json,sys; print(len({(e["source"]["commit_lsn"], e["source"]["seq"]) for e in map(json.loads, open(sys.argv[1]))}))' "$work/events.jsonl")
-say "done: $count events for the 5 committed row changes, $unique distinct positions (commit_lsn, seq)"
-echo "walbus's log:"
+    say "$title: the services commit (${dir#"$root"/}/workload.sql)"
+    sql -a -f "$dir/workload.sql"
+    wait_until_written "$checkpoint"
+    stop_walbus
+
+    say "$title: the events walbus wrote ($(wc -l <"$work/$name.jsonl") JSON lines on standard output)"
+    show_events "$work/$name.jsonl"
+}
+
+run_example "$example" eshop eshop.checkpoint "row changes"
+run_example "$example/outbox" eshop_outbox eshop-outbox.checkpoint "outboxes and messages"
+
+say "done; walbus's log:"
 cat "$work/walbus.log"
