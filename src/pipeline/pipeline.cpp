@@ -17,6 +17,7 @@
 #include "walbus/decoders/wal2json_decoder.h"
 #include "walbus/mappers/rules.h"
 #include "walbus/pipeline/backoff.h"
+#include "walbus/sink/kafka_sink.h"
 #include "walbus/sink/line_sink.h"
 #include "walbus/source/catalog.h"
 #include "walbus/source/replication_stream.h"
@@ -52,7 +53,9 @@ struct Pipeline::State {
     RunOptions options;
 
     FileCheckpointStore store;
-    std::unique_ptr<Sink> sink;
+    std::unique_ptr<Sink> sink;       // stdout and file: JSON lines
+    std::unique_ptr<KafkaSink> kafka; // kafka: events in transactions
+    bool kafka_ready = false;         // connected, and the position recovered
 
     Checkpoint durable; // what the checkpoint file says
     Checkpoint pending; // what the next flush will store
@@ -199,6 +202,10 @@ struct Pipeline::State {
         return {};
     }
 
+    bool kafka_exactly_once() const {
+        return kafka && config.sink.kafka.mode == config::KafkaMode::ExactlyOnce;
+    }
+
     Result<void> open_sink() {
         Result<std::unique_ptr<LineSink>> opened =
             config.sink.type == config::SinkType::File && !options.tail
@@ -211,6 +218,13 @@ struct Pipeline::State {
         if (options.tail) {
             return {}; // no checkpoint: the temporary slot starts at the end of the WAL
         }
+        if (auto ok = load_checkpoint_file(); !ok) {
+            return ok;
+        }
+        return sink->recover(durable.sink_offset);
+    }
+
+    Result<void> load_checkpoint_file() {
         auto cp = store.load();
         if (!cp) {
             return std::unexpected(cp.error());
@@ -222,7 +236,95 @@ struct Pipeline::State {
                          durable.end_lsn.str());
         }
         pending = durable;
-        return sink->recover(durable.sink_offset);
+        return {};
+    }
+
+    // Connects the producer and finds where to resume: in exactly_once mode the last committed
+    // progress record (after fencing older instances), else the checkpoint file. A broker that
+    // cannot be reached is retried like a lost database connection.
+    Result<void> open_kafka() {
+        if (!kafka) {
+            KafkaSettings ks;
+            for (const config::MapEntry& e : config.sink.kafka.properties) {
+                ks.properties.emplace_back(e.key, e.value);
+            }
+            ks.exactly_once = config.sink.kafka.mode == config::KafkaMode::ExactlyOnce;
+            ks.transactional_id = config.sink.kafka.transactional_id.empty()
+                                      ? "walbus-" + config.name
+                                      : config.sink.kafka.transactional_id;
+            ks.progress_topic = config.sink.kafka.progress_topic;
+            ks.pipeline = config.name;
+            ks.create_topics = config.sink.kafka.create_topics;
+            ks.timeout = config.sink.kafka.timeout;
+            auto connected = KafkaSink::connect(ks);
+            if (!connected) {
+                return std::unexpected(connected.error());
+            }
+            kafka = std::move(*connected);
+        }
+        if (!kafka_exactly_once()) {
+            return load_checkpoint_file();
+        }
+        auto cp = kafka->recover();
+        if (!cp) {
+            kafka.reset(); // a fresh producer for the next attempt
+            return std::unexpected(cp.error());
+        }
+        durable = cp->value_or(Checkpoint{});
+        if (*cp) {
+            spdlog::info("resuming from the progress record in {}: commit_lsn {} seq {} end_lsn {}",
+                         config.sink.kafka.progress_topic, durable.position.commit_lsn.str(),
+                         durable.position.seq, durable.end_lsn.str());
+        }
+        pending = durable;
+        has_pending = false;
+        return {};
+    }
+
+    // Before each connection: the producer connected and the position recovered (once), and
+    // nothing left over from a failed attempt (an open Kafka transaction is aborted, and what it
+    // held will be sent again by the server from the durable position).
+    Result<void> resync_kafka() {
+        if (!kafka_ready) {
+            if (auto ok = open_kafka(); !ok) {
+                return ok;
+            }
+            kafka_ready = true;
+            return {};
+        }
+        if (auto ok = kafka->abort(); !ok) {
+            kafka.reset();
+            kafka_ready = false;
+            return ok;
+        }
+        pending = durable;
+        has_pending = false;
+        return {};
+    }
+
+    // Bytes waiting for the next flush.
+    std::size_t unflushed_bytes() const {
+        return kafka ? kafka->pending_bytes() : sink->buffered();
+    }
+
+    // Makes `cp` durable with everything written before it.
+    Result<void> commit_output(const Checkpoint& cp) {
+        if (kafka) {
+            if (auto ok = kafka->commit(cp); !ok) {
+                return ok;
+            }
+            if (kafka_exactly_once() || options.tail) {
+                return {};
+            }
+            return store.store(cp);
+        }
+        if (auto offset = sink->flush(); !offset) {
+            return std::unexpected(offset.error());
+        }
+        if (options.tail) {
+            return {};
+        }
+        return store.store(cp);
     }
 
     // Makes the committed transactions durable, then stores the checkpoint past them.
@@ -230,23 +332,37 @@ struct Pipeline::State {
         if (!has_pending || in_txn) {
             return {}; // the open transaction's Commit comes first
         }
-        if (!force && sink->buffered() < config.sink.flush_bytes &&
+        if (!force && unflushed_bytes() < config.sink.flush_bytes &&
             Clock::now() - first_unflushed < config.sink.flush_interval) {
             return {};
         }
-        if (auto offset = sink->flush(); !offset) {
-            return std::unexpected(offset.error());
-        }
-        if (!options.tail) {
-            if (auto stored = store.store(pending); !stored) {
-                return stored;
-            }
+        if (auto ok = commit_output(pending); !ok) {
+            return ok;
         }
         durable = pending;
         has_pending = false;
         if (options.stop_at && durable.end_lsn >= *options.stop_at) {
             stop_reached = true;
         }
+        return {};
+    }
+
+    // Inside a transaction too large for one Kafka transaction: commits what it has produced
+    // so far, with its position inside the source transaction. After a crash the server sends
+    // the transaction again from its start (end_lsn stays before it) and the changes up to
+    // that position are skipped.
+    Result<void> commit_slice() {
+        if (!kafka_exactly_once() || !in_txn || !txn_wrote ||
+            kafka->pending_bytes() < config.sink.flush_bytes) {
+            return {};
+        }
+        Checkpoint slice = has_pending ? pending : durable;
+        slice.position = txn_last;
+        if (auto ok = kafka->commit(slice); !ok) {
+            return ok;
+        }
+        durable = slice;
+        pending.position = std::max(pending.position, slice.position);
         return {};
     }
 
@@ -274,7 +390,7 @@ struct Pipeline::State {
         has_pending = true;
         pending.position = position;
         pending.end_lsn = std::max(pending.end_lsn, end_lsn);
-        pending.sink_offset = sink->end_offset();
+        pending.sink_offset = sink ? sink->end_offset() : 0;
     }
 
     bool past_stop(Lsn lsn) const { return options.stop_at && lsn > *options.stop_at; }
@@ -302,7 +418,7 @@ struct Pipeline::State {
                 break;
             }
             in_txn = true;
-            txn_mark = sink->end_offset();
+            txn_mark = sink ? sink->end_offset() : 0;
             txn_last = Position{message.commit_lsn, 0};
             txn_wrote = false;
             break;
@@ -340,7 +456,12 @@ struct Pipeline::State {
             }
             // A large transaction goes to the file as it arrives, to bound memory; the
             // checkpoint still moves only at its Commit, and a cut-off transaction is taken back.
-            if (in_txn && sink->can_rewind() && sink->buffered() >= config.sink.flush_bytes) {
+            if (kafka) {
+                if (auto ok = commit_slice(); !ok) {
+                    return ok;
+                }
+            } else if (in_txn && sink->can_rewind() &&
+                       sink->buffered() >= config.sink.flush_bytes) {
                 if (auto ok = sink->write_out(); !ok) {
                     return ok;
                 }
@@ -367,11 +488,19 @@ struct Pipeline::State {
                 spdlog::warn("rule {} could not map the change at {}:{}; sent to {}", ev.rule,
                              c.position.commit_lsn.str(), c.position.seq, ev.topic);
             }
+            if (kafka) {
+                if (auto ok = kafka->produce(ev); !ok) {
+                    return ok;
+                }
+                continue;
+            }
             append_event_json(line, ev);
             line.push_back('\n');
         }
         events_total += events.size();
-        sink->append(line);
+        if (!kafka) {
+            sink->append(line);
+        }
         return {};
     }
 
@@ -383,12 +512,24 @@ struct Pipeline::State {
             return {};
         }
         in_txn = false;
+        if (kafka) {
+            // A Kafka transaction cannot be taken back in part: abort it all, and let the
+            // server send everything after the durable position again.
+            pending = durable;
+            has_pending = false;
+            return kafka->abort();
+        }
         return sink->rewind(txn_mark);
     }
 
     // One connection's life: connect, prepare, stream until stopped or failed. Committed
     // transactions are flushed and checkpointed before returning, whatever the outcome.
     Result<void> stream_once(const std::atomic<bool>& stop, bool& streaming) {
+        if (config.sink.type == config::SinkType::Kafka && !options.tail) {
+            if (auto ok = resync_kafka(); !ok) {
+                return ok;
+            }
+        }
         auto conn = source::ReplicationStream::connect(source_settings());
         if (!conn) {
             return std::unexpected(conn.error());
@@ -474,8 +615,13 @@ Pipeline::~Pipeline() = default;
 
 Result<void> Pipeline::run(const std::atomic<bool>& stop) {
     State& st = *state_;
-    if (auto ok = st.open_sink(); !ok) {
-        return ok;
+    if (st.config.sink.type != config::SinkType::Kafka || st.options.tail) {
+        if (auto ok = st.open_sink(); !ok) {
+            return ok;
+        }
+    } else if (!st.options.rules) {
+        return fail(ErrorCode::Internal, "the Kafka sink needs compiled rules (prepare_config "
+                                         "makes raw-event rules when there are none)");
     }
     Backoff backoff(milliseconds{100}, st.config.source.reconnect_backoff_max,
                     std::random_device{}());
@@ -499,7 +645,9 @@ Result<void> Pipeline::run(const std::atomic<bool>& stop) {
         const Error& e = result.error();
         // Before walbus has streamed once, only a slot still held by another process is worth
         // waiting for; anything else is a set-up problem the user must see at once.
-        bool retry = is_retriable(e.code) && (ever_streamed || e.code == ErrorCode::SlotInUse) &&
+        bool retry = is_retriable(e.code) &&
+                     (ever_streamed || e.code == ErrorCode::SlotInUse ||
+                      e.code == ErrorCode::SinkUnavailable) &&
                      !st.options.tail; // a temporary slot is gone with its connection
         if (!retry) {
             return result;
