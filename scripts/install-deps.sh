@@ -10,6 +10,10 @@ packages=(
     clang-16 libclang-rt-16-dev clang-format-16
     python3
 )
+# The Kafka broker of the tests and the demo (scripts/kafka.sh) runs on Java, and Maven fetches
+# its jars; a Java runtime or Maven that is already on the PATH is used as it is.
+command -v java >/dev/null || packages+=(default-jre-headless)
+command -v mvn >/dev/null || packages+=(maven)
 
 missing=()
 for p in "${packages[@]}"; do
