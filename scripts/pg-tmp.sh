@@ -65,7 +65,7 @@ HBA
         port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
         port_free "$port" || continue
         opts="-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir"
-        opts+=" -c wal_level=logical -c max_wal_senders=20 -c max_replication_slots=20"
+        opts+=" -c wal_level=logical -c max_wal_senders=64 -c max_replication_slots=100"
         opts+=" -c fsync=off -c full_page_writes=off"
         opts+=" -c shared_buffers=128MB -c max_wal_size=2GB -c wal_sender_timeout=60s"
         # Servers that restrict output plugins must allow wal2json too (source.decoder: wal2json).
