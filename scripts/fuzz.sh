@@ -15,10 +15,15 @@ for target in "$build"/tests/fuzz/fuzz_*; do
     name=$(basename "$target")
     corpus="$build/corpus/$name"
     mkdir -p "$corpus"
-    # fuzz_pgoutput is seeded from the recordings in tests/data/pgoutput.
+    # A target is seeded from every file in tests/data/<target> (fuzz_rules), else from the
+    # recordings in tests/data/<decoder> (fuzz_pgoutput from tests/data/pgoutput).
     seeds="$build/seeds/$name"
     rm -rf "$seeds" && mkdir -p "$seeds"
-    cp "$root/tests/data/${name#fuzz_}"/*.bin "$seeds"/
+    if [[ -d "$root/tests/data/$name" ]]; then
+        cp "$root/tests/data/$name"/* "$seeds"/
+    else
+        cp "$root/tests/data/${name#fuzz_}"/*.bin "$seeds"/
+    fi
     echo "-- $name for ${seconds}s"
     "$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
         -artifact_prefix="$build/artifacts/$name-" "$corpus" "$seeds" \
