@@ -19,6 +19,7 @@ namespace walbus::config::detail {
 template <class... Ts> struct Overloaded : Ts... {
     using Ts::operator()...;
 };
+template <class... Ts> Overloaded(Ts...) -> Overloaded<Ts...>; // for compilers without CTAD here
 
 // An extra rule for a string value (or for each element of a list). Returns an empty string
 // when the value is acceptable, otherwise the complete diagnostic message. `key` is the dotted

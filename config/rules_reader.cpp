@@ -118,8 +118,13 @@ private:
             return std::nullopt;
         }
         if (!value.IsScalar()) {
+            // key: {new.id} is a YAML map: templates that start with a brace need quotes.
             add_(value.Mark(), "expected a single value for " + std::string(what) + ", got " +
-                                   std::string(kind_of(value)));
+                                   std::string(kind_of(value)) +
+                                   (value.IsMap() && value.Tag() != "tag:yaml.org,2002:map"
+                                        ? "; quote a template that starts with '{', as in "
+                                          "\"{new.id}\""
+                                        : ""));
             return std::nullopt;
         }
         Expansion expansion = expand_env(value.Scalar(), env_);
@@ -437,9 +442,10 @@ private:
                 continue;
             }
             const std::string& name = key.Scalar();
-            if (std::ranges::any_of(rule.headers,
-                                    [&](const RuleHeader& h) { return h.name == name; })) {
-                add_(key.Mark(), "duplicate header '" + name + "'");
+            if (const auto it = std::ranges::find(rule.headers, name, &RuleHeader::name);
+                it != rule.headers.end()) {
+                add_(key.Mark(), "duplicate header '" + name + "'; it is already set on line " +
+                                     std::to_string(it->value.line) + ", remove one of them");
                 ok = false;
                 continue;
             }

@@ -289,6 +289,10 @@ public:
         case '>': return single(peek(1) == '=' ? Tok::Ge : Tok::Gt, peek(1) == '=' ? 2 : 1);
         case '\'': return quoted(t, '\'', Tok::String);
         case '"': return quoted(t, '"', Tok::QIdent);
+        case '&':
+        case '|':
+            return std::unexpected(ExprError{pos_, std::string("unexpected '") + c + "'; write " +
+                                                       (c == '&' ? "and" : "or")});
         default: break;
         }
         if (is_digit(c) || c == '.' || (c == '-' && (is_digit(peek(1)) || peek(1) == '.'))) {
@@ -494,6 +498,11 @@ struct Expr::Impl {
 
 namespace {
 
+bool looks_numeric(std::string_view text) {
+    Decimal d;
+    return parse_decimal(text, d);
+}
+
 std::string quote_name(std::string_view name) {
     return "'" + std::string(name) + "'";
 }
@@ -639,7 +648,9 @@ private:
         if (!comparable(a, b)) {
             return fail_at(at, "cannot compare a " + std::string(to_string(a)) + " with a " +
                                    std::string(to_string(b)) +
-                                   (b == ValueType::String && a == ValueType::Number
+                                   (b == ValueType::String && a == ValueType::Number &&
+                                            node(right).kind == NodeKind::Literal &&
+                                            looks_numeric(impl_.literals[node(right).slot])
                                         ? "; write the number without quotes"
                                         : std::string()));
         }
@@ -771,8 +782,7 @@ private:
             auto inner = parse_or(depth + 1);
             if (!inner) return inner;
             if (tok_.kind != Tok::RParen) {
-                return fail_here("expected ) to close the ( at column " +
-                                 std::to_string(t.offset + 1) + ", got " +
+                return fail_here("expected ) to close an earlier (, got " +
                                  std::string(describe(tok_)));
             }
             if (auto ok = advance(); !ok) return std::unexpected(ok.error());
@@ -825,12 +835,16 @@ private:
             n.meta = m.meta;
             return add(std::move(n));
         }
+        const std::string raw(t.raw);
         std::string message = "unknown name " + quote_name(t.raw) + "; ";
         message += options_.scope == Scope::Row
-                       ? "columns are written new.<column> or old.<column>; other names are op, "
-                         "schema, table, xid, lsn and commit_time"
-                       : "a message rule knows prefix, content, transactional, op, xid, lsn "
-                         "and commit_time";
+                       ? "a column is written new." + raw + " or old." + raw + ", a string '" +
+                             raw +
+                             "' in single quotes; the other names are op, schema, table, "
+                             "xid, lsn and commit_time"
+                       : "a string is written in single quotes ('" + raw +
+                             "'); a message rule knows prefix, content, transactional, op, xid, "
+                             "lsn and commit_time";
         return fail_at(t.offset, std::move(message));
     }
 
@@ -850,13 +864,21 @@ private:
         }
         const Token name = tok_;
         if (auto ok = advance(); !ok) return std::unexpected(ok.error());
+        if (!options_.no_columns.empty()) {
+            return fail_at(image.offset, std::string(options_.no_columns));
+        }
         if (old && !options_.allow_old) {
-            return fail_at(image.offset, "old values exist only for update and delete; add "
-                                         "update or delete to the rule's operations, or use new.");
+            return fail_at(image.offset,
+                           "old.<column> needs a rule whose operations all have an old row: "
+                           "operations: [update], [delete] or [update, delete]; an insert has "
+                           "only new.<column>");
         }
         if (!old && !options_.allow_new) {
-            return fail_at(image.offset, "new values exist only for insert and update; a rule "
-                                         "on deletes reads old.<column>");
+            return fail_at(image.offset,
+                           "new.<column> needs a rule whose operations all have a new row: "
+                           "operations: [insert], [update] or [insert, update] (the default, "
+                           "insert, update and delete, includes deletes, which have only "
+                           "old.<column>)");
         }
         return column_node(name.value, old, image.offset, false);
     }
@@ -1299,6 +1321,10 @@ bool Expr::Impl::eval(std::size_t n, const ChangeEvent& change, const pg::TypeRe
             break;
         }
         case Meta::CommitTime:
+            if (change.op == Operation::Message && !change.transactional) {
+                out.type = ValueType::Null; // sent outside any transaction: no commit time
+                break;
+            }
             buf = pg::format_utc_timestamp(change.commit_time_us);
             out.text = buf;
             break;
@@ -1491,8 +1517,12 @@ void write_datum_json(std::string& out, const Datum& value, const pg::TypeRegist
     }
     switch (value.type) {
     case ValueType::Bool: out += value.boolean ? "true" : "false"; break;
-    case ValueType::Number:
-    case ValueType::Json: out += value.text; break;
+    case ValueType::Number: out += value.text; break;
+    case ValueType::Json:
+        if (!append_json_value(out, value.text)) {
+            append_json_string(out, value.text); // checked by json() already; never here
+        }
+        break;
     default: append_json_string(out, value.text); break;
     }
 }

@@ -452,6 +452,8 @@ RuleSet::compile(const std::vector<RuleSpec>& rules, const MappingSpec& mapping,
         CompileOptions opts;
         opts.allow_new = false;
         opts.allow_old = false;
+        opts.no_columns = "the raw topic is the same for every change of a table: it has no "
+                          "columns, only {schema}, {table} and {op}";
         auto t = Template::compile(mapping.raw_topic, opts, "mapping.raw_topic");
         if (!t) {
             compiler.problems.push_back(std::move(t.error()));
@@ -549,12 +551,10 @@ std::string source_of(const ChangeEvent& change) {
 }
 
 // Writes a value that may hold JSON as text (an outbox payload in a text column, a message's
-// content): embedded when it is valid JSON, else as a string.
+// content): embedded when it is valid JSON (on one line), else as a string.
 void write_embedded(std::string& out, const Datum& d, const pg::TypeRegistry& types,
-                    const pg::JsonOptions& options, std::string& stack) {
-    bool line_break = false;
-    if (d.type == ValueType::String && is_json_value(d.text, stack, line_break)) {
-        out += d.text;
+                    const pg::JsonOptions& options) {
+    if (d.type == ValueType::String && append_json_value(out, d.text)) {
         return;
     }
     write_datum_json(out, d, types, options);
@@ -633,7 +633,7 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
         if (!rule.payload_value->eval(change, types, d, error)) {
             return false;
         }
-        write_embedded(payload, d, types, options, text);
+        write_embedded(payload, d, types, options);
     } else if (change.op == Operation::Truncate) {
         payload = "null";
     } else {
@@ -674,7 +674,12 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
         }
         add_header(ev, headers, h.name, text);
     }
-    time.assign(pg::format_utc_timestamp(change.commit_time_us));
+    // A non-transactional message has no commit, hence no time: the attribute is left out.
+    const bool has_time = change.op != Operation::Message || change.transactional;
+    time.clear();
+    if (has_time) {
+        time.assign(pg::format_utc_timestamp(change.commit_time_us));
+    }
     ev.value.clear();
     switch (rule.envelope) {
     case Envelope::Plain:
@@ -684,7 +689,9 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
         add_header(ev, headers, "walbus-source",
                    change.relation ? std::string_view(table_name_for(change)) : change.prefix);
         add_header(ev, headers, "walbus-op", to_string(change.op));
-        add_header(ev, headers, "walbus-time", time);
+        if (has_time) {
+            add_header(ev, headers, "walbus-time", time);
+        }
         position_text(change, text);
         add_header(ev, headers, "walbus-position", text);
         if (!subject.empty()) {
@@ -702,8 +709,10 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
         w.string(source);
         w.key("type");
         w.string(ev.type);
-        w.key("time");
-        w.string(time);
+        if (has_time) {
+            w.key("time");
+            w.string(time);
+        }
         if (!subject.empty()) {
             w.key("subject");
             w.string(subject);
@@ -722,7 +731,9 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
         add_header(ev, headers, "ce_id", ev.id);
         add_header(ev, headers, "ce_source", source);
         add_header(ev, headers, "ce_type", ev.type);
-        add_header(ev, headers, "ce_time", time);
+        if (has_time) {
+            add_header(ev, headers, "ce_time", time);
+        }
         if (!subject.empty()) {
             add_header(ev, headers, "ce_subject", subject);
         }

@@ -283,4 +283,23 @@ bool is_json_value(std::string_view text, std::string& stack, bool& line_break) 
     return true;
 }
 
+bool append_json_value(std::string& out, std::string_view text) {
+    thread_local std::string stack;
+    bool line_break = false;
+    if (!is_json_value(text, stack, line_break)) {
+        return false;
+    }
+    const std::size_t start = out.size();
+    out.append(text);
+    if (line_break) {
+        // Inside strings JSON escapes them, so every raw line break is between tokens.
+        for (std::size_t i = start; i < out.size(); ++i) {
+            if (out[i] == '\n' || out[i] == '\r') {
+                out[i] = ' ';
+            }
+        }
+    }
+    return true;
+}
+
 } // namespace walbus

@@ -128,31 +128,11 @@ bool append_bytea(std::string& out, std::string_view text, JsonOptions::Bytes fo
 // survive while the items nested in it are converted) and the JSON scanner's stack.
 struct Scratch {
     std::array<std::string, kMaxValueDepth> items;
-    std::string json_stack;
 };
 
 Scratch& scratch() {
     thread_local Scratch s;
     return s;
-}
-
-// json and jsonb: embedded as they are once checked, with line breaks between tokens turned
-// into spaces so that an event stays on one line (json keeps its input's formatting).
-bool append_json(std::string& out, std::string_view text) {
-    bool line_break = false;
-    if (!is_json_value(text, scratch().json_stack, line_break)) {
-        return false;
-    }
-    const std::size_t start = out.size();
-    out.append(text);
-    if (line_break) {
-        for (std::size_t i = start; i < out.size(); ++i) {
-            if (out[i] == '\n' || out[i] == '\r') {
-                out[i] = ' ';
-            }
-        }
-    }
-    return true;
 }
 
 // A domain's values are written as its base type's. Nullptr when the base type is unknown (or the
@@ -209,7 +189,7 @@ void append_scalar(std::string& out, JsonForm form, std::string_view text,
         }
         break;
     case JsonForm::Json:
-        if (append_json(out, text)) {
+        if (append_json_value(out, text)) {
             return;
         }
         break;

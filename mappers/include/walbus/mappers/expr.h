@@ -44,6 +44,8 @@ struct CompileOptions {
     // old values that the table's REPLICA IDENTITY does not provide are compile errors.
     const Relation* relation = nullptr;
     const pg::TypeRegistry* types = nullptr; // with `relation`; built-in types when null
+    // When set, the expression may read no column, and this says why (mapping.raw_topic).
+    std::string_view no_columns;
 };
 
 struct ExprError {

@@ -10,16 +10,16 @@ namespace walbus {
 // Every expected failure has one of these codes. What to do about it (retry or stop, and with
 // which exit code) is decided in code from the code, never by matching message text.
 enum class ErrorCode {
-    Config,      // invalid configuration or usage: exit 2
-    Protocol,    // malformed replication protocol bytes
-    Connection,  // the server went away or cannot be reached: retried with backoff
-    SlotInUse,   // the replication slot is active for another process: retried
-    Auth,        // authentication failed
-    ServerSetup, // wal_level, missing slot/publication/table: the user must act
-    Server,      // any other error reported by PostgreSQL
-    Io,          // local file system
-    Mapping,     // a change that a mapping rule cannot map
-    Sink,        // the sink refuses for good (fenced by a newer instance, not authorised)
+    Config,          // invalid configuration or usage: exit 2
+    Protocol,        // malformed replication protocol bytes
+    Connection,      // the server went away or cannot be reached: retried with backoff
+    SlotInUse,       // the replication slot is active for another process: retried
+    Auth,            // authentication failed
+    ServerSetup,     // wal_level, missing slot/publication/table: the user must act
+    Server,          // any other error reported by PostgreSQL
+    Io,              // local file system
+    Mapping,         // a change that a mapping rule cannot map
+    Sink,            // the sink refuses for good (fenced by a newer instance, not authorised)
     SinkUnavailable, // the sink is unreachable or aborted a transaction: retried
     Internal,
 };

@@ -11,4 +11,9 @@ namespace walbus {
 // the text has a line feed or carriage return (necessarily white space between tokens).
 [[nodiscard]] bool is_json_value(std::string_view text, std::string& stack, bool& line_break);
 
+// Appends `text` when it is one valid JSON value, as it is but with the line breaks between its
+// tokens turned into spaces, so that it fits on one line of output; false (nothing appended)
+// when it is not JSON.
+[[nodiscard]] bool append_json_value(std::string& out, std::string_view text);
+
 } // namespace walbus
