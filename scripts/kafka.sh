@@ -7,6 +7,8 @@
 #                                requests; writes DIR/port and DIR/pid, prints the bootstrap
 #                                address 127.0.0.1:PORT (a broker still running for DIR is
 #                                stopped first)
+#   scripts/kafka.sh halt DIR    stop the broker but keep DIR (its log, settings and port)
+#   scripts/kafka.sh resume DIR  start a halted broker again, on the same port
 #   scripts/kafka.sh stop DIR    stop the broker (SIGTERM, then SIGKILL after
 #                                WALBUS_KAFKA_STOP_SECONDS, default 30) and remove DIR
 #
@@ -26,7 +28,7 @@ set -euo pipefail
 cmd=${1:-}
 dir=${2:-}
 if [[ -z "$cmd" || -z "$dir" ]]; then
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start|halt|resume|stop DIR" >&2
     exit 2
 fi
 
@@ -227,6 +229,42 @@ stop_broker() {
     rm -f "$dir/pid" "$dir/cds-pending"
 }
 
+# The JVM options of the formatting tool and the broker: sets jvm_opts.
+set_jvm_opts() {
+    local heap=${WALBUS_KAFKA_HEAP:-512m} tuning
+    # shellcheck disable=SC2206 # WALBUS_KAFKA_JVM_OPTS is a list of options
+    tuning=(${WALBUS_KAFKA_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1})
+    jvm_opts=(-Xms64m "-Xmx$heap" "${tuning[@]}" -Djava.awt.headless=true
+              -Dlog4j.configuration="file:$dir/log4j.properties")
+}
+
+# Starts the broker on DIR's server.properties and waits until it serves requests on $port or
+# exits; sets pid and ready (1 when it is serving).
+launch_broker() {
+    cds_setup broker
+    echo "$cds_pending" >"$dir/cds-pending"
+    : >"$dir/server.log"
+    # setsid: the broker outlives this script and does not hold its terminal or pipes.
+    setsid "$java" "${jvm_opts[@]}" "${cds_opts[@]}" -cp "$jars/*" kafka.Kafka "$dir/server.properties" \
+        </dev/null >>"$dir/server.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$dir/pid"
+    local deadline=$(( SECONDS + ${WALBUS_KAFKA_START_SECONDS:-90} ))
+    ready=0
+    while (( SECONDS < deadline )); do
+        if ! running "$pid"; then
+            break
+        fi
+        # "Kafka Server started" is logged once the broker has caught up with the metadata
+        # log and been unfenced by the controller, i.e. it can serve requests.
+        if grep -q "Kafka Server started" "$dir/server.log" && ! port_free "$port"; then
+            ready=1
+            break
+        fi
+        sleep 0.1
+    done
+}
+
 case "$cmd" in
 start)
     mkdir -p "$dir"
@@ -239,11 +277,7 @@ start)
     java=$(find_java)
     fetch_jars
     cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-    heap=${WALBUS_KAFKA_HEAP:-512m}
-    # shellcheck disable=SC2206 # WALBUS_KAFKA_JVM_OPTS is a list of options
-    tuning=(${WALBUS_KAFKA_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1})
-    jvm_opts=(-Xms64m "-Xmx$heap" "${tuning[@]}" -Djava.awt.headless=true
-              -Dlog4j.configuration="file:$dir/log4j.properties")
+    set_jvm_opts
     for attempt in 1 2 3; do
         port=$(free_port)
         controller_port=$(free_port)
@@ -259,28 +293,7 @@ start)
             exit 1
         fi
         cds_finish "$cds_pending" 1
-        cds_setup broker
-        echo "$cds_pending" >"$dir/cds-pending"
-        : >"$dir/server.log"
-        # setsid: the broker outlives this script and does not hold its terminal or pipes.
-        setsid "$java" "${jvm_opts[@]}" "${cds_opts[@]}" -cp "$jars/*" kafka.Kafka "$dir/server.properties" \
-            </dev/null >>"$dir/server.log" 2>&1 &
-        pid=$!
-        echo "$pid" >"$dir/pid"
-        deadline=$(( SECONDS + ${WALBUS_KAFKA_START_SECONDS:-90} ))
-        ready=0
-        while (( SECONDS < deadline )); do
-            if ! running "$pid"; then
-                break
-            fi
-            # "Kafka Server started" is logged once the broker has caught up with the metadata
-            # log and been unfenced by the controller, i.e. it can serve requests.
-            if grep -q "Kafka Server started" "$dir/server.log" && ! port_free "$port"; then
-                ready=1
-                break
-            fi
-            sleep 0.1
-        done
+        launch_broker
         if [[ $ready -eq 1 ]]; then
             echo "$port" >"$dir/port"
             echo "127.0.0.1:$port"
@@ -298,6 +311,25 @@ start)
     done
     fail_start "could not start the Kafka broker"
     ;;
+halt)
+    # Stops the broker but keeps its log, configuration and port, for resume.
+    dir=$(cd "$dir" && pwd)
+    stop_broker
+    ;;
+resume)
+    dir=$(cd "$dir" && pwd)
+    [[ -f "$dir/server.properties" && -f "$dir/port" ]] ||
+        { echo "error: $dir holds no halted Kafka broker" >&2; exit 1; }
+    java=$(find_java)
+    set_jvm_opts
+    port=$(cat "$dir/port")
+    launch_broker
+    if [[ $ready -eq 1 ]]; then
+        echo "127.0.0.1:$port"
+        exit 0
+    fi
+    fail_start "the Kafka broker did not come back on port $port"
+    ;;
 stop)
     if [[ -d "$dir" ]]; then
         dir=$(cd "$dir" && pwd)
@@ -306,7 +338,7 @@ stop)
     fi
     ;;
 *)
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start|halt|resume|stop DIR" >&2
     exit 2
     ;;
 esac

@@ -229,4 +229,13 @@ void require_ok(rd_kafka_error_t* error, const char* what) {
     }
 }
 
+void kafka_restart(const std::function<void()>& while_down) {
+    const char* dir = std::getenv("WALBUS_TEST_KAFKA_DIR");
+    REQUIRE(dir != nullptr);
+    const std::string script = std::string(WALBUS_SCRIPTS_DIR) + "/kafka.sh";
+    REQUIRE(std::system((script + " halt " + dir).c_str()) == 0);
+    while_down();
+    REQUIRE(std::system((script + " resume " + dir + " >/dev/null").c_str()) == 0);
+}
+
 } // namespace walbus::test

@@ -7,6 +7,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -65,6 +66,10 @@ private:
 std::vector<std::string> read_topic(const std::string& topic, int partitions,
                                     const std::string& isolation_level,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// Stops the fixture's broker, runs `while_down`, and starts it again on the same port with the
+// same log (scripts/kafka.sh halt and resume).
+void kafka_restart(const std::function<void()>& while_down);
 
 // Fails the test with the error's description if `error` is set (for the rd_kafka_*_transaction
 // calls, which return a new error object or nullptr).
