@@ -23,12 +23,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "recording.h"
 #include "walbus/core/change_json.h"
 #include "walbus/core/lsn.h"
 #include "walbus/decoders/pgoutput_decoder.h"
@@ -39,55 +38,10 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitRuntime = 1;
 constexpr int kExitUsage = 2;
-constexpr std::size_t kHeaderSize = 12;
 
-struct Record {
-    walbus::Lsn wal_start;
-    std::string_view payload;
-};
-
-struct Recording {
-    std::string bytes; // the whole file; records point into it
-    std::vector<Record> records;
-    std::uint64_t payload_bytes = 0;
-};
-
-std::uint64_t read_be(const char* p, int n) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < n; ++i) {
-        v = (v << 8) | static_cast<unsigned char>(p[i]);
-    }
-    return v;
-}
-
-bool load_recording(const char* path, Recording& rec) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        std::fprintf(stderr, "error: cannot open recording %s\n", path);
-        return false;
-    }
-    rec.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    const std::string& b = rec.bytes;
-    std::size_t pos = 0;
-    while (pos < b.size()) {
-        if (b.size() - pos < kHeaderSize) {
-            std::fprintf(stderr, "error: %s: truncated record header at byte %zu\n", path, pos);
-            return false;
-        }
-        walbus::Lsn start{read_be(b.data() + pos, 8)};
-        auto len = static_cast<std::size_t>(read_be(b.data() + pos + 8, 4));
-        pos += kHeaderSize;
-        if (b.size() - pos < len) {
-            std::fprintf(stderr, "error: %s: record at byte %zu claims %zu bytes, %zu remain\n",
-                         path, pos - kHeaderSize, len, b.size() - pos);
-            return false;
-        }
-        rec.records.push_back({start, std::string_view(b.data() + pos, len)});
-        rec.payload_bytes += len;
-        pos += len;
-    }
-    return true;
-}
+using walbus::bench::load_recording;
+using walbus::bench::Record;
+using walbus::bench::Recording;
 
 enum class Mode { Copy, Decode, Json };
 
