@@ -393,6 +393,20 @@ struct Pipeline::State {
         pending.sink_offset = sink ? sink->end_offset() : 0;
     }
 
+    // The LSN to report as flushed: the durable checkpoint's end, or, when nothing is in flight
+    // (no open transaction, nothing waiting for a flush), everything the server has sent. The
+    // stream is read in order, so all the server sent before its latest WAL end has been
+    // handled, and none of it awaits delivery; confirming it keeps an idle or filtered database
+    // from pinning WAL behind the slot, and lets a server shutdown finish (its walsender waits
+    // for the client to confirm everything it sent).
+    Lsn confirmable_lsn() const {
+        // With a stop point, transactions past it are read but not written: never confirm them.
+        if (in_txn || has_pending || options.stop_at) {
+            return durable.end_lsn;
+        }
+        return std::max(durable.end_lsn, server_wal_end);
+    }
+
     bool past_stop(Lsn lsn) const { return options.stop_at && lsn > *options.stop_at; }
 
     Result<void> handle(const source::StreamMessage& m) {
@@ -552,7 +566,7 @@ struct Pipeline::State {
             flushed = flush(true);
         }
         if (flushed) {
-            (void)stream.send_status(written, durable.end_lsn, false);
+            (void)stream.send_status(written, confirmable_lsn(), false);
         }
         if (!result) {
             return result;
@@ -598,7 +612,7 @@ struct Pipeline::State {
                 return ok;
             }
             if (reply || Clock::now() >= next_status) {
-                if (auto ok = stream.send_status(written, durable.end_lsn, reply); !ok) {
+                if (auto ok = stream.send_status(written, confirmable_lsn(), reply); !ok) {
                     return ok;
                 }
                 next_status = Clock::now() + config.source.status_interval;

@@ -6,7 +6,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "events.h"
@@ -20,9 +22,11 @@ namespace {
 
 // A configuration for `db` that publishes every change of `tables`, as a change event, to
 // `topic` (one partition, so the topic's order is the commit order) in exactly_once mode.
+// `kafka_extra`: more lines under sink.kafka (indented by 4); `top_extra`: more top-level YAML.
 fs::path write_kafka_config(const TempDir& dir, const TestDb& db, const std::string& topic,
                             const std::vector<std::string>& tables,
-                            const std::string& extra_sink = "") {
+                            const std::string& kafka_extra = "",
+                            const std::string& top_extra = "") {
     std::string yaml = "name: " + db.name() + "\n";
     yaml += "source:\n  dsn: \"" + db.dsn() + "\"\n  slot: " + db.name() +
             "\n  publication: walbus\n  create_publication: true\n  tables: [";
@@ -30,10 +34,10 @@ fs::path write_kafka_config(const TempDir& dir, const TestDb& db, const std::str
         yaml += (i ? ", " : "") + tables[i];
     }
     yaml += "]\n";
-    yaml += "sink:\n  type: kafka\n  flush_interval: 20ms\n  flush_bytes: 64KiB\n" + extra_sink +
-            "  kafka:\n    timeout: 10s\n    properties:\n      bootstrap.servers: \"" +
-            kafka_bootstrap() + "\"\n";
-    yaml += "mapping:\n  unmatched: raw\n  raw_topic: " + topic + "\n";
+    yaml += std::string("sink:\n  type: kafka\n  flush_interval: 20ms\n  flush_bytes: 64KiB\n") +
+            "  kafka:\n    timeout: 10s\n" + kafka_extra +
+            "    properties:\n      bootstrap.servers: \"" + kafka_bootstrap() + "\"\n";
+    yaml += "mapping:\n  unmatched: raw\n  raw_topic: " + topic + "\n" + top_extra;
     const fs::path path = dir / "walbus.yaml";
     std::ofstream(path) << yaml;
     return path;
@@ -167,4 +171,85 @@ TEST_CASE("kafka: a broker restart mid-stream loses and duplicates nothing", "[k
     const auto events = committed_events(topic);
     CHECK(events.size() == 1500);
     CHECK(strictly_ordered(events));
+}
+
+TEST_CASE("kafka: a PostgreSQL restart mid-stream loses and duplicates nothing", "[kafka]") {
+    TestDb db("kafka_pgrestart");
+    db.conn().exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
+    const std::string topic = unique_topic("walbus-pgrestart");
+    create_topic(topic, 1);
+    TempDir dir;
+    const auto config = write_kafka_config(dir, db, topic, {"t"});
+    kafka_catch_up(dir, db, config);
+
+    Walbus w({"run", "-c", config.string()}, dir / "walbus.out", dir / "walbus.err");
+    REQUIRE(slot_becomes_active(db));
+    db.conn().exec("INSERT INTO t SELECT g, 'before' FROM generate_series(1, 500) g");
+    REQUIRE(eventually([&] { return committed_events(topic).size() == 500; }));
+
+    // The fixture's server stops (fast shutdown: walbus's connection is cut) and starts again
+    // on its port; these tests run alone.
+    const char* pg_dir = std::getenv("WALBUS_TEST_PG_DIR");
+    REQUIRE(pg_dir != nullptr);
+    const std::string script = std::string(WALBUS_SCRIPTS_DIR) + "/pg-tmp.sh";
+    REQUIRE(std::system((script + " halt " + pg_dir).c_str()) == 0);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    REQUIRE(std::system((script + " resume " + pg_dir).c_str()) == 0);
+
+    Conn again(db.dsn());
+    again.exec("INSERT INTO t SELECT g, 'after' FROM generate_series(501, 1000) g");
+    INFO("walbus stderr:\n" << w.stderr_text());
+    REQUIRE(eventually([&] { return committed_events(topic).size() >= 1000; },
+                       std::chrono::seconds(120)));
+    REQUIRE(w.running());
+    w.signal(SIGTERM);
+    REQUIRE(w.wait() == 0);
+    const auto events = committed_events(topic);
+    CHECK(events.size() == 1000);
+    CHECK(strictly_ordered(events));
+    CHECK(w.stderr_text().find("retrying") != std::string::npos); // it did lose the server
+}
+
+TEST_CASE("kafka at_least_once: kill -9 under load, every committed change at least once",
+          "[kafka]") {
+    TestDb db("kafka_alo");
+    db.conn().exec(kWorkloadSchema);
+    const std::string topic = unique_topic("walbus-alo");
+    create_topic(topic, 1);
+    TempDir dir;
+    // at_least_once keeps its position in a file.
+    const auto config =
+        write_kafka_config(dir, db, topic, {"load", "counters"}, "    mode: at_least_once\n",
+                           "checkpoint:\n  path: " + (dir / "checkpoint").string() + "\n");
+    kafka_catch_up(dir, db, config);
+
+    std::mt19937 rng(std::random_device{}());
+    {
+        Workload load(db.dsn());
+        for (int i = 0; i < 4; ++i) {
+            Walbus w({"run", "-c", config.string()}, dir / "walbus.out", dir / "walbus.err");
+            std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 1500));
+            INFO("walbus stderr:\n" << w.stderr_text());
+            REQUIRE(w.running());
+            w.signal(SIGKILL);
+            REQUIRE(w.wait() == 128 + SIGKILL);
+        }
+        load.stop();
+        kafka_catch_up(dir, db, config);
+
+        // Every committed row is there; a repeat is the same change (same position), and no
+        // rolled-back row appears.
+        std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> by_position;
+        std::set<std::pair<int, int>> seen;
+        for (const Event& e : committed_events(topic)) {
+            const auto [it, inserted] = by_position.emplace(position_of(e), e.raw);
+            if (!inserted) {
+                CHECK(it->second == e.raw);
+            }
+            if (e.table == "load") {
+                seen.insert({std::stoi(e.after->at("batch")), std::stoi(e.after->at("n"))});
+            }
+        }
+        CHECK(seen == load.committed_rows);
+    }
 }
