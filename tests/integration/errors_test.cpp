@@ -95,8 +95,7 @@ TEST_CASE("missing slot, publication or table, not to be created", "[errors]") {
     o.tables = {"present", "nope.missing"};
     r = run_walbus({"run", "-c", write_config(dir, db, o).string()}, dir);
     CHECK(r.code == 1);
-    CHECK(contains(r.err, "table nope.missing does not exist in database " +
-                              db.name()));
+    CHECK(contains(r.err, "table nope.missing does not exist in database " + db.name()));
     // Nothing was created on the way.
     CHECK(db.conn().value("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" +
                           db.name() + "'") == "0");
