@@ -485,13 +485,15 @@ struct Expr::Impl {
     std::vector<std::string> literals;     // storage for literal text (stable: reserved)
     std::vector<std::string> scratch;      // one per node, for computed text
 
-    // Column slots bound to the relation the last change had.
+    // Column slots bound to the relation the last change had: the column's position and the
+    // value type of its PostgreSQL type.
     std::shared_ptr<const Relation> bound;
     std::vector<int> index;
+    std::vector<ValueType> slot_types;
 
     bool eval(std::size_t n, const ChangeEvent& change, const pg::TypeRegistry& types, Datum& out,
               std::string& error);
-    bool bind(const ChangeEvent& change, std::string& error);
+    bool bind(const ChangeEvent& change, const pg::TypeRegistry& types, std::string& error);
     bool column(const Node& node, const ChangeEvent& change, const pg::TypeRegistry& types,
                 Datum& out, std::string& error);
 };
@@ -1107,7 +1109,7 @@ std::string_view Expr::text() const {
 
 bool Expr::eval(const ChangeEvent& change, const pg::TypeRegistry& types, Datum& out,
                 std::string& error) {
-    if (!impl_->column_names.empty() && !impl_->bind(change, error)) {
+    if (!impl_->column_names.empty() && !impl_->bind(change, types, error)) {
         return false;
     }
     return impl_->eval(impl_->root, change, types, out, error);
@@ -1127,7 +1129,8 @@ bool Expr::test(const ChangeEvent& change, const pg::TypeRegistry& types, bool& 
     return true;
 }
 
-bool Expr::Impl::bind(const ChangeEvent& change, std::string& error) {
+bool Expr::Impl::bind(const ChangeEvent& change, const pg::TypeRegistry& types,
+                      std::string& error) {
     if (!change.relation) {
         error = "the change has no table";
         return false;
@@ -1136,11 +1139,13 @@ bool Expr::Impl::bind(const ChangeEvent& change, std::string& error) {
         return true;
     }
     index.assign(column_names.size(), -1);
+    slot_types.assign(column_names.size(), ValueType::String);
     const auto& cols = change.relation->columns;
     for (std::size_t s = 0; s < column_names.size(); ++s) {
         for (std::size_t i = 0; i < cols.size(); ++i) {
             if (cols[i].name == column_names[s]) {
                 index[s] = static_cast<int>(i);
+                slot_types[s] = value_type_of(cols[i].type_oid, types);
                 break;
             }
         }
@@ -1172,8 +1177,8 @@ bool values_equal(const Value& a, const Value& b, ValueType type) {
 
 } // namespace
 
-bool Expr::Impl::column(const Node& node, const ChangeEvent& change, const pg::TypeRegistry& types,
-                        Datum& out, std::string& error) {
+bool Expr::Impl::column(const Node& node, const ChangeEvent& change,
+                        const pg::TypeRegistry& /*types*/, Datum& out, std::string& error) {
     const Relation& rel = *change.relation;
     const int i = index[node.slot];
     const std::string& name = column_names[node.slot];
@@ -1213,7 +1218,7 @@ bool Expr::Impl::column(const Node& node, const ChangeEvent& change, const pg::T
     case ValueKind::Binary: break;
     }
     out.type_oid = rel.columns[col].type_oid;
-    out.type = value_type_of(out.type_oid, types);
+    out.type = slot_types[node.slot];
     out.boolean = out.type == ValueType::Bool && v->data == "t";
     out.text = v->data;
     return true;
@@ -1312,11 +1317,8 @@ bool Expr::Impl::eval(std::size_t n, const ChangeEvent& change, const pg::TypeRe
             break;
         }
         case Meta::Lsn: {
-            char lsn[24];
-            const int length = std::snprintf(lsn, sizeof lsn, "%X/%X",
-                                             static_cast<unsigned>(change.lsn.value >> 32),
-                                             static_cast<unsigned>(change.lsn.value & 0xFFFFFFFFU));
-            buf.assign(lsn, static_cast<std::size_t>(length));
+            buf.clear();
+            change.lsn.append_to(buf);
             out.text = buf;
             break;
         }
@@ -1420,7 +1422,7 @@ bool Expr::Impl::eval(std::size_t n, const ChangeEvent& change, const pg::TypeRe
             }
             if (change.before.present() && col < change.before.values.size() &&
                 (change.before.kind == TupleKind::Old || rel.columns[col].key)) {
-                const ValueType type = value_type_of(rel.columns[col].type_oid, types);
+                const ValueType type = slot_types[new_node.slot];
                 out =
                     Datum{ValueType::Bool,
                           !values_equal(change.before.values[col], change.after.values[col], type),

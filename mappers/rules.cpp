@@ -1,6 +1,7 @@
 #include "walbus/mappers/rules.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <optional>
 
@@ -20,15 +21,32 @@ std::string uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view na
     return out;
 }
 
+namespace {
+
+// SHA-1 fetched once and one digest context per thread, reused: otherwise OpenSSL 3 looks the
+// algorithm up (under a lock) and allocates a context for every event id.
+struct Sha1 {
+    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    Sha1() = default;
+    Sha1(const Sha1&) = delete;
+    Sha1& operator=(const Sha1&) = delete;
+    ~Sha1() {
+        EVP_MD_CTX_free(ctx);
+        EVP_MD_free(md);
+    }
+};
+
+} // namespace
+
 void uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view name, std::string& out) {
+    thread_local Sha1 sha1;
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha1(), nullptr);
-    EVP_DigestUpdate(ctx, ns.data(), ns.size());
-    EVP_DigestUpdate(ctx, name.data(), name.size());
-    EVP_DigestFinal_ex(ctx, digest, &length);
-    EVP_MD_CTX_free(ctx);
+    EVP_DigestInit_ex2(sha1.ctx, sha1.md, nullptr);
+    EVP_DigestUpdate(sha1.ctx, ns.data(), ns.size());
+    EVP_DigestUpdate(sha1.ctx, name.data(), name.size());
+    EVP_DigestFinal_ex(sha1.ctx, digest, &length);
     digest[6] = static_cast<unsigned char>((digest[6] & 0x0F) | 0x50); // version 5
     digest[8] = static_cast<unsigned char>((digest[8] & 0x3F) | 0x80); // RFC 9562 variant
     static constexpr char kHex[] = "0123456789abcdef";
@@ -371,15 +389,20 @@ namespace {
 // "0/16B3748:3": the change's position, into `out`.
 void position_text(const ChangeEvent& change, std::string& out, char separator = ':') {
     out.clear();
-    const std::uint64_t lsn = change.position.commit_lsn.value;
-    char buf[48];
-    const int n = std::snprintf(buf, sizeof buf, "%X/%X%c%llu", static_cast<unsigned>(lsn >> 32),
-                                static_cast<unsigned>(lsn & 0xFFFFFFFFU), separator,
-                                static_cast<unsigned long long>(change.position.seq));
-    out.append(buf, static_cast<std::size_t>(n));
+    change.position.commit_lsn.append_to(out);
+    out += separator;
+    char digits[24];
+    const auto r = std::to_chars(digits, digits + sizeof digits, change.position.seq);
+    out.append(digits, static_cast<std::size_t>(r.ptr - digits));
 }
 
 } // namespace
+
+// A payload object being written: its fields, and the next one to write.
+struct PayloadFrame {
+    std::vector<Field>* fields;
+    std::size_t next;
+};
 
 struct RuleSet::Impl {
     std::string pipeline;
@@ -395,8 +418,10 @@ struct RuleSet::Impl {
     };
     std::vector<TableRules> by_table;
     std::vector<std::size_t> message_rules;
-    std::vector<IntegrationEvent> spare; // see map()
-    std::string source;                  // the CloudEvents source
+    std::vector<IntegrationEvent> spare;    // see map()
+    std::vector<EventHeader> spare_headers; // headers beyond an event's count, with their storage
+    std::vector<PayloadFrame> frames;       // apply()'s stack of nested payload objects
+    std::string source;                     // the CloudEvents source
     std::string error;
     std::string text;    // scratch for rendering
     std::string payload; // scratch for payload JSON
@@ -416,6 +441,13 @@ struct RuleSet::Impl {
     }
 
     const std::vector<std::size_t>& rules_for(const ChangeEvent& change);
+    // Drops the event's headers beyond `count`, keeping their storage for later events.
+    void trim_headers(IntegrationEvent& ev, std::size_t count) {
+        while (ev.headers.size() > count) {
+            spare_headers.push_back(std::move(ev.headers.back()));
+            ev.headers.pop_back();
+        }
+    }
     bool apply(Rule& rule, const ChangeEvent& change, const pg::TypeRegistry& types,
                const pg::JsonOptions& options, IntegrationEvent& ev);
     void raw(const ChangeEvent& change, const pg::TypeRegistry& types,
@@ -534,9 +566,14 @@ void RuleSet::Impl::event_id(std::string_view rule, const ChangeEvent& change, s
 namespace {
 
 void add_header(IntegrationEvent& ev, std::size_t& count, std::string_view name,
-                std::string_view value) {
+                std::string_view value, std::vector<EventHeader>& spare) {
     if (ev.headers.size() <= count) {
-        ev.headers.emplace_back();
+        if (spare.empty()) {
+            ev.headers.emplace_back();
+        } else {
+            ev.headers.push_back(std::move(spare.back()));
+            spare.pop_back();
+        }
     }
     ev.headers[count].name.assign(name);
     ev.headers[count].value.assign(value);
@@ -598,16 +635,14 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
     payload.clear();
     if (rule.has_payload) {
         JsonWriter w(payload);
-        struct Frame {
-            std::vector<Field>* fields;
-            std::size_t next;
-        };
         // Nested objects, iteratively: a payload's depth is bounded by the YAML but needs no
         // recursion here.
-        std::vector<Frame> stack{{&rule.payload, 0}};
+        std::vector<PayloadFrame>& stack = frames;
+        stack.clear();
+        stack.push_back({&rule.payload, 0});
         w.begin_object();
         while (!stack.empty()) {
-            Frame& f = stack.back();
+            PayloadFrame& f = stack.back();
             if (f.next == f.fields->size()) {
                 w.end_object();
                 stack.pop_back();
@@ -672,7 +707,7 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
             error = "header '" + h.name + "': " + error;
             return false;
         }
-        add_header(ev, headers, h.name, text);
+        add_header(ev, headers, h.name, text, spare_headers);
     }
     // A non-transactional message has no commit, hence no time: the attribute is left out.
     const bool has_time = change.op != Operation::Message || change.transactional;
@@ -683,19 +718,20 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
     ev.value.clear();
     switch (rule.envelope) {
     case Envelope::Plain:
-        ev.value = payload;
-        add_header(ev, headers, "walbus-id", ev.id);
-        add_header(ev, headers, "walbus-type", ev.type);
+        ev.value.swap(payload); // both keep their storage for the next event
+        add_header(ev, headers, "walbus-id", ev.id, spare_headers);
+        add_header(ev, headers, "walbus-type", ev.type, spare_headers);
         add_header(ev, headers, "walbus-source",
-                   change.relation ? std::string_view(table_name_for(change)) : change.prefix);
-        add_header(ev, headers, "walbus-op", to_string(change.op));
+                   change.relation ? std::string_view(table_name_for(change)) : change.prefix,
+                   spare_headers);
+        add_header(ev, headers, "walbus-op", to_string(change.op), spare_headers);
         if (has_time) {
-            add_header(ev, headers, "walbus-time", time);
+            add_header(ev, headers, "walbus-time", time, spare_headers);
         }
         position_text(change, text);
-        add_header(ev, headers, "walbus-position", text);
+        add_header(ev, headers, "walbus-position", text, spare_headers);
         if (!subject.empty()) {
-            add_header(ev, headers, "walbus-subject", subject);
+            add_header(ev, headers, "walbus-subject", subject, spare_headers);
         }
         break;
     case Envelope::CloudEventsStructured: {
@@ -722,25 +758,25 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
         w.key("data");
         w.raw(payload);
         w.end_object();
-        add_header(ev, headers, "content-type", "application/cloudevents+json");
+        add_header(ev, headers, "content-type", "application/cloudevents+json", spare_headers);
         break;
     }
     case Envelope::CloudEventsBinary:
-        ev.value = payload;
-        add_header(ev, headers, "ce_specversion", "1.0");
-        add_header(ev, headers, "ce_id", ev.id);
-        add_header(ev, headers, "ce_source", source);
-        add_header(ev, headers, "ce_type", ev.type);
+        ev.value.swap(payload); // both keep their storage for the next event
+        add_header(ev, headers, "ce_specversion", "1.0", spare_headers);
+        add_header(ev, headers, "ce_id", ev.id, spare_headers);
+        add_header(ev, headers, "ce_source", source, spare_headers);
+        add_header(ev, headers, "ce_type", ev.type, spare_headers);
         if (has_time) {
-            add_header(ev, headers, "ce_time", time);
+            add_header(ev, headers, "ce_time", time, spare_headers);
         }
         if (!subject.empty()) {
-            add_header(ev, headers, "ce_subject", subject);
+            add_header(ev, headers, "ce_subject", subject, spare_headers);
         }
-        add_header(ev, headers, "content-type", "application/json");
+        add_header(ev, headers, "content-type", "application/json", spare_headers);
         break;
     }
-    ev.headers.resize(headers);
+    trim_headers(ev, headers);
     return true;
 }
 
@@ -781,9 +817,10 @@ void RuleSet::Impl::raw(const ChangeEvent& change, const pg::TypeRegistry& types
     }
     ev.value.clear();
     append_change_json(ev.value, change, types, options);
-    ev.headers.resize(2);
-    ev.headers[0] = {"walbus-id", ev.id};
-    ev.headers[1] = {"walbus-type", ev.type};
+    std::size_t headers = 0;
+    add_header(ev, headers, "walbus-id", ev.id, spare_headers);
+    add_header(ev, headers, "walbus-type", ev.type, spare_headers);
+    trim_headers(ev, headers);
 }
 
 void RuleSet::Impl::dead_letter(const Rule& rule, const ChangeEvent& change,
@@ -808,9 +845,10 @@ void RuleSet::Impl::dead_letter(const Rule& rule, const ChangeEvent& change,
     w.value_prefix();
     append_change_json(ev.value, change, types, options);
     w.end_object();
-    ev.headers.resize(2);
-    ev.headers[0] = {"walbus-id", ev.id};
-    ev.headers[1] = {"walbus-type", ev.type};
+    std::size_t headers = 0;
+    add_header(ev, headers, "walbus-id", ev.id, spare_headers);
+    add_header(ev, headers, "walbus-type", ev.type, spare_headers);
+    trim_headers(ev, headers);
 }
 
 Result<void> RuleSet::map(const ChangeEvent& change, const pg::TypeRegistry& types,

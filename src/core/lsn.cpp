@@ -40,11 +40,17 @@ char* put_hex(char* p, std::uint32_t v) {
 } // namespace
 
 std::string Lsn::str() const {
+    std::string out;
+    append_to(out);
+    return out;
+}
+
+void Lsn::append_to(std::string& out) const {
     char buf[24];
     char* p = put_hex(buf, static_cast<std::uint32_t>(value >> 32));
     *p++ = '/';
     p = put_hex(p, static_cast<std::uint32_t>(value));
-    return std::string(buf, static_cast<std::size_t>(p - buf));
+    out.append(buf, static_cast<std::size_t>(p - buf));
 }
 
 } // namespace walbus

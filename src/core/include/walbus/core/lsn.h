@@ -17,6 +17,8 @@ struct Lsn {
 
     [[nodiscard]] static std::optional<Lsn> parse(std::string_view text);
     [[nodiscard]] std::string str() const;
+    // Appends the same text, without a temporary string.
+    void append_to(std::string& out) const;
     [[nodiscard]] constexpr bool valid() const { return value != 0; }
 
     friend constexpr auto operator<=>(Lsn, Lsn) = default;
