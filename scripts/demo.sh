@@ -9,13 +9,18 @@
 #                                   # REPLICATION and CREATEDB; creates a database walbus_demo and
 #                                   # the slots eshop and eshop_outbox in it, and removes them at
 #                                   # the end
+#   scripts/demo.sh --kafka         # also start a throwaway Kafka broker (scripts/kafka.sh) and
+#                                   # publish the row-change events to it in exactly-once mode,
+#                                   # then read them back as a read_committed consumer sees them
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dsn=""
+kafka=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --dsn) dsn=${2:?--dsn needs a value}; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --kafka) kafka=1; shift ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -25,7 +30,9 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say "installing what is missing and building"
 "$root/scripts/install-deps.sh"
 cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$root/build" --target walbus -j "$(nproc)" | tail -1
+targets=(walbus)
+[[ $kafka -eq 1 ]] && targets+=(kafka_dump)
+cmake --build "$root/build" --target "${targets[@]}" -j "$(nproc)" | tail -1
 walbus="$root/build/src/app/walbus"
 example="$root/examples/eshop"
 
@@ -37,6 +44,7 @@ created_db=0
 walbus_pid=""
 cleanup() {
     [[ -n "$walbus_pid" ]] && kill "$walbus_pid" 2>/dev/null && wait "$walbus_pid" 2>/dev/null || true
+    [[ $kafka -eq 1 ]] && "$root/scripts/kafka.sh" stop "$work/kafka"
     if [[ $own_server -eq 1 ]]; then
         "$root/scripts/pg-tmp.sh" stop "$work/pg"
     elif [[ $created_db -eq 1 ]]; then
@@ -152,8 +160,46 @@ run_example() { # directory, slot, checkpoint file name, title
     show_events "$work/$name.jsonl"
 }
 
+# The row-change example again, published to Kafka: the same rules, sink.type kafka.
+run_kafka_example() {
+    say "Kafka: starting a throwaway broker on 127.0.0.1 (scripts/kafka.sh)"
+    local bootstrap config=$work/eshop-kafka.yaml
+    bootstrap=$("$root/scripts/kafka.sh" start "$work/kafka")
+    echo "$bootstrap"
+    # The eShop rules with a Kafka sink, in exactly-once mode (the position is kept in Kafka).
+    sed -e 's/^name: eshop$/name: eshop-kafka/' -e 's/^  slot: eshop$/  slot: eshop_kafka/' \
+        -e "s|^  type: stdout\$|  type: kafka\n  kafka:\n    properties:\n      bootstrap.servers: \"$bootstrap\"|" \
+        "$example/walbus.yaml" >"$config"
+    say "Kafka: the configuration (the eShop rules, sink.type kafka)"
+    sed -n '/^sink:/,/^checkpoint:/p' "$config"
+    start_walbus "$config" eshop_kafka "$work/eshop-kafka.out"
+    say "Kafka: the services commit again"
+    sql -a -c "UPDATE catalog_items SET price = price - 1 WHERE id = 2" \
+        -c "UPDATE orders SET status = 'Shipped', updated_at = now() WHERE id = 1001"
+    sleep 2
+    stop_walbus
+    say "Kafka: what a read_committed consumer reads (build/tests/kafka_dump)"
+    "$root/build/tests/kafka_dump" "$bootstrap" catalog.events ordering.events walbus.progress |
+        python3 -c '
+import json, sys
+for line in sys.stdin:
+    record = json.loads(line)
+    value = record["value"]
+    try:
+        value = json.loads(value)
+    except (TypeError, ValueError):
+        pass
+    where = "{topic} partition {partition} offset {offset}".format(**record)
+    print("\n-- " + where + ", key " + json.dumps(record["key"]))
+    print(json.dumps({"headers": record["headers"], "value": value}, indent=2))
+'
+}
+
 run_example "$example" eshop eshop.checkpoint "row changes"
 run_example "$example/outbox" eshop_outbox eshop-outbox.checkpoint "outboxes and messages"
+if [[ $kafka -eq 1 ]]; then
+    run_kafka_example
+fi
 
 say "done; walbus's log:"
 cat "$work/walbus.log"
