@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test:
-#   1. unit tests under AddressSanitizer + UndefinedBehaviorSanitizer,
-#   2. libFuzzer targets for the decoders, briefly (WALBUS_FUZZ_SECONDS each, default 60),
 #   0. the source format (.clang-format),
-#   3. the whole ctest suite (unit and integration tests against a throwaway PostgreSQL) on a
-#      warnings-as-errors build.
+#   1. unit tests under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   2. libFuzzer targets for the decoders and the rule parser, briefly (WALBUS_FUZZ_SECONDS
+#      each, default 60),
+#   3. the whole ctest suite (unit tests, and integration tests against a throwaway PostgreSQL
+#      and a throwaway Kafka broker) on a warnings-as-errors build.
 # Options: --quick skips 1 and 2.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
