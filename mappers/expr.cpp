@@ -1167,6 +1167,9 @@ bool values_equal(const Value& a, const Value& b, ValueType type) {
     if (a.kind != b.kind) {
         return false;
     }
+    if (a.data == b.data) {
+        return true; // the same text is the same value, whatever the type
+    }
     int c = 0;
     if (a.kind == ValueKind::Text && type == ValueType::Number &&
         compare_numbers(a.data, b.data, c)) {
@@ -1240,7 +1243,9 @@ bool compare(const Datum& a, const Datum& b, CmpOp op, bool& out, std::string& e
     }
     switch (a.type) {
     case ValueType::Number:
-        if (!compare_numbers(a.text, b.text, c)) {
+        if (a.text == b.text) {
+            c = 0; // the same text is the same number (and spares parsing it)
+        } else if (!compare_numbers(a.text, b.text, c)) {
             error = "not a number: '" +
                     std::string(compare_numbers(a.text, a.text, c) ? b.text : a.text) + "'";
             return false;
@@ -1276,14 +1281,13 @@ bool as_condition(const Datum& d, bool& out, std::string& error) {
 // Case mapping for ASCII letters; other characters are kept (PostgreSQL's lower() under the C
 // collation does the same).
 void map_case(std::string& out, std::string_view in, bool upper) {
-    out.clear();
-    for (char c : in) {
-        if (upper && c >= 'a' && c <= 'z') {
-            c = static_cast<char>(c - 'a' + 'A');
-        } else if (!upper && c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
+    out.assign(in);
+    const char from = upper ? 'a' : 'A';
+    const char to = upper ? 'A' : 'a';
+    for (char& c : out) {
+        if (c >= from && c <= from + 25) {
+            c = static_cast<char>(c - from + to);
         }
-        out += c;
     }
 }
 

@@ -149,6 +149,7 @@ private:
 // A compiled payload entry.
 struct Field {
     std::string name;
+    std::string quoted; // the name as a JSON string, made once
     std::optional<Expr> expr;
     std::vector<Field> fields; // an object when expr is empty
 };
@@ -368,6 +369,7 @@ private:
         for (const PayloadField& f : specs) {
             Field field;
             field.name = f.name;
+            append_json_string(field.quoted, f.name);
             if (f.object) {
                 field.fields = fields(f.fields, expr);
             } else if (auto e = expr(f.expr, "payload '" + f.name + "'")) {
@@ -649,7 +651,7 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
                 continue;
             }
             Field& field = (*f.fields)[f.next++];
-            w.key(field.name);
+            w.quoted_key(field.quoted);
             if (!field.expr) {
                 w.begin_object();
                 stack.push_back({&field.fields, 0});

@@ -36,6 +36,13 @@ void JsonWriter::key(std::string_view name) {
     after_key_ = true;
 }
 
+void JsonWriter::quoted_key(std::string_view json_string) {
+    separate();
+    out_.append(json_string);
+    out_.push_back(':');
+    after_key_ = true;
+}
+
 void JsonWriter::string(std::string_view text) {
     separate();
     append_json_string(out_, text);

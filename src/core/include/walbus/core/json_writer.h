@@ -18,6 +18,8 @@ public:
     void end_array() { close(']'); }
 
     void key(std::string_view name);
+    // A key already written as a JSON string literal, quotes included (made once, reused).
+    void quoted_key(std::string_view json_string);
     void string(std::string_view text);
     void raw(std::string_view json); // an already valid JSON value
     void number(std::int64_t v);
