@@ -106,7 +106,7 @@ constexpr std::array<SectionDecl, 7> kSections{{
 }};
 
 // The order here is the order of the reference documentation.
-const std::array<KeyDecl, 33> kKeys{{
+const std::array<KeyDecl, 34> kKeys{{
     {
         .name = "name",
         .field = StringField{[](Config& c) -> std::string& { return c.name; }, check_pipeline_name},
@@ -283,6 +283,18 @@ const std::array<KeyDecl, 33> kKeys{{
         .secret = false,
         .example = "4MiB",
         .description = "Buffered bytes that trigger a write before `sink.flush_interval` has "
+                       "passed.",
+    },
+    {
+        .name = "sink.flush_events",
+        .field = CountField{[](Config& c) -> std::size_t& { return c.sink.flush_events; }, 1,
+                            100'000'000},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "10000",
+        .description = "Buffered events (or change events without rules) that trigger a write "
+                       "(with Kafka: a transaction commit) before `sink.flush_interval` has "
                        "passed.",
     },
     {
@@ -561,6 +573,7 @@ std::string_view type_name(const Field& field) {
             [](const StringField&) { return std::string_view("string"); },
             [](const BoolField&) { return std::string_view("boolean"); },
             [](const SizeField&) { return std::string_view("size"); },
+            [](const CountField&) { return std::string_view("count"); },
             [](const DurationField&) { return std::string_view("duration"); },
             [](const EnumField&) { return std::string_view("enum"); },
             [](const StringListField&) { return std::string_view("list of strings"); },
@@ -580,6 +593,7 @@ std::string default_text(const KeyDecl& decl) {
             [&](const StringField& f) { return f.ref(defaults); },
             [&](const BoolField& f) { return std::string(f.ref(defaults) ? "true" : "false"); },
             [&](const SizeField& f) { return format_size(f.ref(defaults)); },
+            [&](const CountField& f) { return std::to_string(f.ref(defaults)); },
             [&](const DurationField& f) { return format_duration(f.ref(defaults)); },
             [&](const EnumField& f) { return std::string(f.values[f.get(defaults)]); },
             [&](const StringListField& f) {

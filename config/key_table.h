@@ -45,6 +45,13 @@ struct SizeField {
     std::uint64_t max;
 };
 
+// A whole number of things (events, ...), without a unit.
+struct CountField {
+    std::size_t& (*ref)(Config&);
+    std::uint64_t min;
+    std::uint64_t max;
+};
+
 // A whole number with a unit ms, s, m or h; a bare number is an error.
 struct DurationField {
     std::chrono::milliseconds& (*ref)(Config&);
@@ -69,7 +76,7 @@ struct StringMapField {
     std::vector<MapEntry>& (*ref)(Config&);
 };
 
-using Field = std::variant<StringField, BoolField, SizeField, DurationField, EnumField,
+using Field = std::variant<StringField, BoolField, SizeField, CountField, DurationField, EnumField,
                            StringListField, StringMapField>;
 
 enum class Required {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <expected>
@@ -106,6 +107,7 @@ std::string expectation(const KeyDecl& decl) {
             [](const StringField&) { return std::string("a string"); },
             [](const BoolField&) { return std::string("a boolean (true or false)"); },
             [](const SizeField&) { return std::string("a size such as 4MiB"); },
+            [](const CountField&) { return std::string("a whole number such as 10000"); },
             [](const DurationField&) { return std::string("a duration such as 10s"); },
             [](const EnumField& f) {
                 if (f.values.size() == 1) {
@@ -510,6 +512,7 @@ private:
                            [&](const StringField& f) { return read_string(decl, f, value); },
                            [&](const BoolField& f) { return read_bool(decl, f, value); },
                            [&](const SizeField& f) { return read_size(decl, f, value); },
+                           [&](const CountField& f) { return read_count(decl, f, value); },
                            [&](const DurationField& f) { return read_duration(decl, f, value); },
                            [&](const EnumField& f) { return read_enum(decl, f, value); },
                            [&](const StringListField& f) { return read_list(decl, f, value); },
@@ -591,6 +594,27 @@ private:
                                   "; write a whole number of bytes, optionally followed by B, "
                                   "KiB, MiB or GiB (e.g. '4MiB')");
         }
+        return false;
+    }
+
+    bool read_count(const KeyDecl& decl, const CountField& field, const YAML::Node& value) {
+        if (!expect_scalar(decl, value)) {
+            return false;
+        }
+        const std::optional<std::string> text = expand(decl, value);
+        if (!text) {
+            return false;
+        }
+        std::uint64_t n = 0;
+        const auto r = std::from_chars(text->data(), text->data() + text->size(), n);
+        const bool whole = r.ec == std::errc{} && r.ptr == text->data() + text->size();
+        if (whole && n >= field.min && n <= field.max) {
+            field.ref(config_) = static_cast<std::size_t>(n);
+            return true;
+        }
+        add(value.Mark(), std::string(decl.name) + " must be a whole number from " +
+                              std::to_string(field.min) + " to " + std::to_string(field.max) +
+                              got(decl, *text));
         return false;
     }
 

@@ -50,6 +50,9 @@ std::string range_text(const KeyDecl& decl) {
     if (const auto* f = std::get_if<SizeField>(&decl.field)) {
         return code(format_size(f->min)) + " to " + code(format_size(f->max));
     }
+    if (const auto* f = std::get_if<CountField>(&decl.field)) {
+        return code(std::to_string(f->min)) + " to " + code(std::to_string(f->max));
+    }
     return {};
 }
 

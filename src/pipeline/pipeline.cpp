@@ -74,9 +74,10 @@ struct Pipeline::State {
     std::string line;                         // reused for each change's JSON
     std::vector<IntegrationEvent> events;     // reused for each change's mapped events
     std::uint64_t events_total = 0;
-    bool in_txn = false;        // between Begin and Commit
-    std::uint64_t txn_mark = 0; // sink offset where the open transaction started
-    Position txn_last;          // position of its last change written
+    std::size_t line_events = 0; // lines appended to the line sink since its last flush
+    bool in_txn = false;         // between Begin and Commit
+    std::uint64_t txn_mark = 0;  // sink offset where the open transaction started
+    Position txn_last;           // position of its last change written
     bool txn_wrote = false;
 
     Lsn written; // furthest WAL received
@@ -302,9 +303,15 @@ struct Pipeline::State {
         return {};
     }
 
-    // Bytes waiting for the next flush.
-    std::size_t unflushed_bytes() const {
-        return kafka ? kafka->pending_bytes() : sink->buffered();
+    // Whether enough waits to flush before sink.flush_interval: sink.flush_bytes bytes or
+    // sink.flush_events events.
+    bool flush_due() const {
+        if (kafka) {
+            return kafka->pending_bytes() >= config.sink.flush_bytes ||
+                   kafka->pending_events() >= config.sink.flush_events;
+        }
+        return sink->buffered() >= config.sink.flush_bytes ||
+               line_events >= config.sink.flush_events;
     }
 
     // Makes `cp` durable with everything written before it.
@@ -321,6 +328,7 @@ struct Pipeline::State {
         if (auto offset = sink->flush(); !offset) {
             return std::unexpected(offset.error());
         }
+        line_events = 0;
         if (options.tail) {
             return {};
         }
@@ -332,8 +340,7 @@ struct Pipeline::State {
         if (!has_pending || in_txn) {
             return {}; // the open transaction's Commit comes first
         }
-        if (!force && unflushed_bytes() < config.sink.flush_bytes &&
-            Clock::now() - first_unflushed < config.sink.flush_interval) {
+        if (!force && !flush_due() && Clock::now() - first_unflushed < config.sink.flush_interval) {
             return {};
         }
         if (auto ok = commit_output(pending); !ok) {
@@ -352,8 +359,7 @@ struct Pipeline::State {
     // the transaction again from its start (end_lsn stays before it) and the changes up to
     // that position are skipped.
     Result<void> commit_slice() {
-        if (!kafka_exactly_once() || !in_txn || !txn_wrote ||
-            kafka->pending_bytes() < config.sink.flush_bytes) {
+        if (!kafka_exactly_once() || !in_txn || !txn_wrote || !flush_due()) {
             return {};
         }
         Checkpoint slice = has_pending ? pending : durable;
@@ -492,6 +498,7 @@ struct Pipeline::State {
             append_change_json(line, c, types, json_options);
             line.push_back('\n');
             sink->append(line);
+            ++line_events;
             return {};
         }
         if (auto ok = options.rules->map(c, types, json_options, events); !ok) {
@@ -514,6 +521,7 @@ struct Pipeline::State {
         events_total += events.size();
         if (!kafka) {
             sink->append(line);
+            line_events += events.size();
         }
         return {};
     }

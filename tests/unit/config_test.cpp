@@ -99,7 +99,7 @@ std::vector<std::string> dump(const Config& c) {
         tables += (tables.size() > 1 ? ", " : "") + quoted(table);
     }
     tables += "]";
-    return {
+    std::vector<std::string> lines{
         "name = " + quoted(c.name),
         "source.dsn = " + quoted(c.source.dsn),
         "source.slot = " + quoted(c.source.slot),
@@ -112,11 +112,13 @@ std::vector<std::string> dump(const Config& c) {
         "source.status_interval = " + ms(c.source.status_interval),
         "source.reconnect_timeout = " + ms(c.source.reconnect_timeout),
         "source.reconnect_backoff_max = " + ms(c.source.reconnect_backoff_max),
-        std::string("sink.type = ") +
-            (c.sink.type == walbus::config::SinkType::File ? "file" : "stdout"),
+        std::string("sink.type = ") + (c.sink.type == walbus::config::SinkType::File    ? "file"
+                                       : c.sink.type == walbus::config::SinkType::Kafka ? "kafka"
+                                                                                        : "stdout"),
         "sink.path = " + quoted(c.sink.path),
         "sink.flush_interval = " + ms(c.sink.flush_interval),
         "sink.flush_bytes = " + std::to_string(c.sink.flush_bytes),
+        "sink.flush_events = " + std::to_string(c.sink.flush_events),
         "sink.fsync = " + boolean(c.sink.fsync),
         std::string("format.numeric = ") +
             (c.format.numeric == walbus::config::NumericFormat::Number ? "number" : "string"),
@@ -129,6 +131,20 @@ std::vector<std::string> dump(const Config& c) {
         "checkpoint.type = file",
         "checkpoint.path = " + quoted(c.checkpoint.path),
     };
+    if (c.sink.type == walbus::config::SinkType::Kafka) {
+        const auto& k = c.sink.kafka;
+        for (const walbus::config::MapEntry& e : k.properties) {
+            lines.push_back("sink.kafka.properties." + e.key + " = " + quoted(e.value));
+        }
+        lines.push_back(
+            std::string("sink.kafka.mode = ") +
+            (k.mode == walbus::config::KafkaMode::ExactlyOnce ? "exactly_once" : "at_least_once"));
+        lines.push_back("sink.kafka.transactional_id = " + quoted(k.transactional_id));
+        lines.push_back("sink.kafka.progress_topic = " + quoted(k.progress_topic));
+        lines.push_back("sink.kafka.create_topics = " + boolean(k.create_topics));
+        lines.push_back("sink.kafka.timeout = " + ms(k.timeout));
+    }
+    return lines;
 }
 
 std::vector<std::string> expectations_in(const std::string& yaml) {

@@ -55,6 +55,7 @@ struct SinkConfig {
     std::string path; // required for file
     std::chrono::milliseconds flush_interval{200};
     std::size_t flush_bytes = 4 * 1024 * 1024;
+    std::size_t flush_events = 100'000;
     bool fsync = true;
     KafkaConfig kafka;
 };
