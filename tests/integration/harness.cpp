@@ -278,9 +278,11 @@ bool slot_becomes_active(TestDb& db) {
     });
 }
 
-void catch_up(const TempDir& dir, TestDb& db, const fs::path& config) {
+void catch_up(const TempDir& dir, TestDb& db, const fs::path& config,
+              std::chrono::milliseconds timeout) {
     auto lsn = db.current_wal_lsn();
-    auto r = run_walbus({"run", "--config", config.string(), "--stop-at-lsn", lsn}, dir);
+    auto r =
+        run_walbus({"run", "--config", config.string(), "--stop-at-lsn", lsn}, dir, {}, timeout);
     INFO("walbus stderr:\n" << r.err);
     REQUIRE(r.code == 0);
 }

@@ -136,6 +136,7 @@ bool slot_becomes_active(TestDb& db);
 
 // Runs walbus until it has written everything the server had committed when called: takes
 // pg_current_wal_lsn(), runs `walbus run --stop-at-lsn` and requires exit code 0.
-void catch_up(const TempDir& dir, TestDb& db, const fs::path& config);
+void catch_up(const TempDir& dir, TestDb& db, const fs::path& config,
+              std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
 } // namespace walbus::test

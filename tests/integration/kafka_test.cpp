@@ -52,9 +52,10 @@ std::vector<Event> committed_events(const std::string& topic) {
     return parse_event_lines(text);
 }
 
-// Runs walbus until everything committed so far is published.
+// Runs walbus until everything committed so far is published (a long soak run leaves a large
+// backlog: allow a second per kill).
 void kafka_catch_up(const TempDir& dir, TestDb& db, const fs::path& config) {
-    catch_up(dir, db, config);
+    catch_up(dir, db, config, std::chrono::seconds(120 + kill_count()));
 }
 
 } // namespace
@@ -77,7 +78,9 @@ TEST_CASE("kafka: kill -9 at random moments under load, every committed change e
             Walbus w({"run", "-c", config.string()}, dir / "walbus.out", dir / "walbus.err");
             std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 1500));
             INFO("walbus stderr:\n" << w.stderr_text());
-            REQUIRE(w.running());
+            if (!w.running()) {
+                FAIL("walbus exited by itself with status " << w.wait().value_or(-1));
+            }
             w.signal(SIGKILL);
             REQUIRE(w.wait() == 128 + SIGKILL);
         }
