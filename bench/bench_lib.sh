@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the benchmark scripts (sourced, not run): locating the build, the throwaway server
 # and the workload. Expects `set -euo pipefail` in the caller.
 
@@ -7,6 +8,7 @@ shopt -s inherit_errexit
 bench_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bench_root=$(cd "$bench_here/.." && pwd)
 bench_build=${BUILD_DIR:-$bench_root/build}
+# shellcheck disable=SC2012 # version-sorted directory names
 bench_pgbin=${WALBUS_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 
 bench_die() {
@@ -88,9 +90,83 @@ bench_start() {
     dsn=$(bench_start_server "$pgdir")
 }
 
+# bench_start_kafka: after bench_start, a throwaway single-node Kafka broker (scripts/kafka.sh),
+# stopped and removed when the script exits. Sets kafkadir and bootstrap (127.0.0.1:PORT).
+bench_start_kafka() {
+    kafkadir=$(mktemp -d)
+    echo "starting a throwaway Kafka broker" >&2
+    # shellcheck disable=SC2034 # for the caller
+    bootstrap=$("$bench_root/scripts/kafka.sh" start "$kafkadir") ||
+        bench_die "could not start a Kafka broker with scripts/kafka.sh (its messages are above)"
+}
+
 bench_cleanup() {
+    if [[ -n "${kafkadir:-}" ]]; then
+        "$bench_root/scripts/kafka.sh" stop "$kafkadir" || true
+    fi
     "$bench_root/scripts/pg-tmp.sh" stop "$pgdir" || true
     rm -rf "$workdir"
+}
+
+# /usr/bin/time, when installed, gives bench_timed the client's CPU time and peak RSS.
+bench_time_bin=
+if [[ -x /usr/bin/time ]]; then
+    bench_time_bin=/usr/bin/time
+fi
+
+# bench_server_children_cpu: CPU seconds of the server's exited backends: the postmaster's
+# cutime + cstime, where a walsender's time lands once it has exited and been reaped.
+bench_server_children_cpu() {
+    local pid
+    pid=$(head -1 "$pgdir/data/postmaster.pid")
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($16 + $17) / hz }' "/proc/$pid/stat"
+}
+
+# bench_wait_slot_released SLOT: until the walsender of SLOT (on the server of bench_start) has
+# gone, then a moment for its reaping.
+bench_wait_slot_released() {
+    for _ in $(seq 1 100); do
+        [[ $("$bench_pgbin/psql" -X -At "$dsn" -c \
+            "SELECT active FROM pg_replication_slots WHERE slot_name = '$1'") == f ]] && break
+        sleep 0.1
+    done
+    sleep 0.3
+}
+
+# bench_timed SLOT CMD...: runs CMD (under /usr/bin/time when present) against the server of
+# bench_start; sets run_started (bench_now at its start), run_seconds, run_rss_kb,
+# run_cpu_seconds and run_switches (the client's peak RSS, CPU time and voluntary context
+# switches; empty without /usr/bin/time) and run_server_cpu (the walsender that served SLOT).
+bench_timed() {
+    local slot=$1
+    shift
+    local stats=$workdir/time.$RANDOM
+    local start end server_before
+    server_before=$(bench_server_children_cpu)
+    start=$(bench_now)
+    run_started=$start
+    local status=0
+    if [[ -n "$bench_time_bin" ]]; then
+        "$bench_time_bin" -v -o "$stats" "$@" || status=$?
+    else
+        "$@" || status=$?
+    fi
+    if [[ $status -ne 0 ]]; then
+        bench_die "$(basename "$1") exited with status $status (its messages are above)"
+    fi
+    end=$(bench_now)
+    run_seconds=$(bench_calc "$end - $start")
+    bench_wait_slot_released "$slot"
+    run_server_cpu=$(bench_calc "$(bench_server_children_cpu) - $server_before")
+    run_rss_kb=
+    run_cpu_seconds=
+    run_switches=
+    if [[ -n "$bench_time_bin" ]]; then
+        run_rss_kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$stats")
+        run_switches=$(awk -F': ' '/Voluntary context switches/ { print $2 }' "$stats")
+        run_cpu_seconds=$(awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 }
+                                      END { printf "%.2f", u + s }' "$stats")
+    fi
 }
 
 # bench_create_schema DSN SLOT...: the table, its publication, then one pgoutput slot per name.
@@ -118,17 +194,19 @@ SQL
     done
 }
 
+# The values of bench_rows' columns for row number g, as a SELECT list.
+bench_row_values="g, 'customer-' || (g % 10007), round(((g * 7919) % 1000000) / 100.0, 2), "
+bench_row_values+="timestamptz '2026-01-01 00:00:00+00' + g * interval '37 ms', "
+bench_row_values+="(g % 97)::integer, md5(g::text), g % 3 = 0, md5((g * 31)::text)::uuid"
+
 # bench_write_rows DSN TXNS ROWS_PER_TXN: TXNS transactions of ROWS_PER_TXN inserts each (one
 # INSERT ... SELECT per transaction, psql's autocommit). Prints the end LSN, taken after the
 # last commit.
 bench_write_rows() {
     local dsn=$1 txns=$2 rows=$3
-    awk -v txns="$txns" -v rows="$rows" 'BEGIN {
+    awk -v txns="$txns" -v rows="$rows" -v values="$bench_row_values" 'BEGIN {
         for (t = 0; t < txns; t++) {
-            printf "INSERT INTO bench_rows SELECT g, '\''customer-'\'' || (g %% 10007), "
-            printf "round(((g * 7919) %% 1000000) / 100.0, 2), "
-            printf "timestamptz '\''2026-01-01 00:00:00+00'\'' + g * interval '\''37 ms'\'', "
-            printf "(g %% 97)::integer, md5(g::text), g %% 3 = 0, md5((g * 31)::text)::uuid "
+            printf "INSERT INTO bench_rows SELECT %s ", values
             printf "FROM generate_series(%d::bigint, %d) AS g;\n", t * rows + 1, (t + 1) * rows
         }
     }' | bench_psql "$dsn"

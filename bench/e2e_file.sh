@@ -38,11 +38,6 @@ bench_build_targets "$no_build" walbus
 walbus_bin=$bench_build/src/app/walbus
 bench_need_binary "$walbus_bin"
 bench_need_pg
-time_bin=
-if [[ -x /usr/bin/time ]]; then
-    time_bin=/usr/bin/time
-fi
-
 bench_start # sets pgdir, workdir and dsn; removes them on exit
 server_version=$("$bench_pgbin/psql" -X -At "$dsn" -c "SHOW server_version")
 bench_create_schema "$dsn" walbus_bench recv_bench
@@ -56,61 +51,10 @@ wal_bytes=$("$bench_pgbin/psql" -X -At "$dsn" -c \
     "SELECT pg_wal_lsn_diff('$end_lsn', confirmed_flush_lsn) FROM pg_replication_slots
      WHERE slot_name = 'recv_bench'")
 
-# CPU seconds of the server's exited backends: the postmaster's cutime + cstime, where the
-# walsender's time lands once it has exited and been reaped.
-clk_tck=$(getconf CLK_TCK)
-server_children_cpu() {
-    local pid
-    pid=$(head -1 "$pgdir/data/postmaster.pid")
-    awk -v hz="$clk_tck" '{ printf "%.2f", ($16 + $17) / hz }' "/proc/$pid/stat"
-}
-
-# wait_slot_released SLOT: until the slot's walsender has gone, then a moment for the reaping.
-wait_slot_released() {
-    local i
-    for i in $(seq 1 100); do
-        [[ $("$bench_pgbin/psql" -X -At "$dsn" -c \
-            "SELECT active FROM pg_replication_slots WHERE slot_name = '$1'") == f ]] && break
-        sleep 0.1
-    done
-    sleep 0.3
-}
-
-# timed SLOT CMD...: runs CMD (under /usr/bin/time when present); sets run_seconds, run_rss_kb,
-# run_cpu_seconds (the client) and run_server_cpu (the walsender that served SLOT).
-timed() {
-    local slot=$1
-    shift
-    local stats=$workdir/time.$RANDOM
-    local start end server_before
-    server_before=$(server_children_cpu)
-    start=$(bench_now)
-    local status=0
-    if [[ -n "$time_bin" ]]; then
-        "$time_bin" -v -o "$stats" "$@" || status=$?
-    else
-        "$@" || status=$?
-    fi
-    if [[ $status -ne 0 ]]; then
-        bench_die "$(basename "$1") exited with status $status (its messages are above)"
-    fi
-    end=$(bench_now)
-    run_seconds=$(bench_calc "$end - $start")
-    wait_slot_released "$slot"
-    run_server_cpu=$(bench_calc "$(server_children_cpu) - $server_before")
-    run_rss_kb=
-    run_cpu_seconds=
-    if [[ -n "$time_bin" ]]; then
-        run_rss_kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$stats")
-        run_cpu_seconds=$(awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 }
-                                      END { printf "%.2f", u + s }' "$stats")
-    fi
-}
-
 recv_out=$workdir/recv.out
 run_pg_recvlogical() {
     echo "draining with pg_recvlogical up to $end_lsn" >&2
-    timed recv_bench "$bench_pgbin/pg_recvlogical" -d "$dsn" --slot recv_bench --start \
+    bench_timed recv_bench "$bench_pgbin/pg_recvlogical" -d "$dsn" --slot recv_bench --start \
         --endpos "$end_lsn" -o proto_version=1 -o publication_names=bench_pub -f "$recv_out" \
         --no-loop
     recv_seconds=$run_seconds recv_rss=$run_rss_kb recv_cpu=$run_cpu_seconds
@@ -137,7 +81,7 @@ YAML
 
 run_walbus() {
     echo "streaming with walbus up to $end_lsn" >&2
-    timed walbus_bench "$walbus_bin" run --config "$workdir/walbus.yaml" \
+    bench_timed walbus_bench "$walbus_bin" run --config "$workdir/walbus.yaml" \
         --stop-at-lsn "$end_lsn" --log-level warn
     walbus_seconds=$run_seconds walbus_rss=$run_rss_kb walbus_cpu=$run_cpu_seconds
     walbus_server_cpu=$run_server_cpu
@@ -185,6 +129,6 @@ echo
 printf 'walbus / pg_recvlogical (changes/s): %.2f\n' \
     "$(bench_calc "$walbus_rate / $recv_rate")"
 echo "walbus output verified: $lines lines"
-if [[ -z "$time_bin" ]]; then
+if [[ -z "$bench_time_bin" ]]; then
     echo "note: /usr/bin/time is not installed; CPU time and peak RSS were not measured"
 fi
