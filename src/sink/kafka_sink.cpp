@@ -213,6 +213,52 @@ struct KafkaSink::Impl {
         return result;
     }
 
+    // Asks for the topic's metadata until every partition has a leader, so that the first
+    // events to it are sent at once (librdkafka otherwise learns a new topic's leaders on its
+    // next periodic scan, about a second later).
+    Result<void> learn_topic(const std::string& name) {
+        rd_kafka_topic_t* topic = rd_kafka_topic_new(producer.get(), name.c_str(), nullptr);
+        const auto deadline = Clock::now() + settings.timeout;
+        Result<void> result =
+            fail(ErrorCode::SinkUnavailable, "topic " + name + " has no leader for all partitions");
+        while (Clock::now() < deadline) {
+            const rd_kafka_metadata_t* md = nullptr;
+            const rd_kafka_resp_err_t err =
+                rd_kafka_metadata(producer.get(), 0, topic, &md, timeout_ms());
+            bool ready = false;
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1) {
+                const rd_kafka_metadata_topic_t& t = md->topics[0];
+                if (t.err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+                    result = fail(ErrorCode::Sink, "topic " + name + ": not authorised");
+                    rd_kafka_metadata_destroy(md);
+                    break;
+                }
+                ready = t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt > 0;
+                for (int i = 0; ready && i < t.partition_cnt; ++i) {
+                    ready = t.partitions[i].leader >= 0;
+                }
+                if (!ready && t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+                    !settings.create_topics) {
+                    result = fail(ErrorCode::Sink, "topic " + name +
+                                                       " does not exist; create it, or set "
+                                                       "sink.kafka.create_topics: true");
+                    rd_kafka_metadata_destroy(md);
+                    break;
+                }
+            }
+            if (md != nullptr) {
+                rd_kafka_metadata_destroy(md);
+            }
+            if (ready) {
+                result = {};
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        rd_kafka_topic_destroy(topic);
+        return result;
+    }
+
     Result<void> begin() {
         if (!settings.exactly_once || in_txn) {
             return {};
@@ -328,10 +374,12 @@ Result<std::optional<Checkpoint>> KafkaSink::recover() {
         return std::unexpected(conf.error());
     }
     for (const auto& [name, value] :
-         std::array<std::pair<const char*, const char*>, 4>{{{"isolation.level", "read_committed"},
+         std::array<std::pair<const char*, const char*>, 5>{{{"isolation.level", "read_committed"},
                                                              {"enable.partition.eof", "true"},
                                                              {"enable.auto.commit", "false"},
-                                                             {"group.id", "walbus-progress"}}}) {
+                                                             {"group.id", "walbus-progress"},
+                                                             // the last fetch would wait 500 ms
+                                                             {"fetch.wait.max.ms", "10"}}}) {
         if (auto ok = set(conf->get(), name, value); !ok) return std::unexpected(ok.error());
     }
     char errstr[512];
@@ -403,8 +451,13 @@ Result<std::optional<Checkpoint>> KafkaSink::recover() {
 
 Result<void> KafkaSink::produce(const IntegrationEvent& event) {
     Impl& s = *impl_;
-    if (s.settings.create_topics && !s.known_topics.contains(event.topic)) {
-        if (auto ok = s.create_topic(event.topic, false); !ok) {
+    if (!s.known_topics.contains(event.topic)) {
+        if (s.settings.create_topics) {
+            if (auto ok = s.create_topic(event.topic, false); !ok) {
+                return ok;
+            }
+        }
+        if (auto ok = s.learn_topic(event.topic); !ok) {
             return ok;
         }
         s.known_topics.insert(event.topic);
