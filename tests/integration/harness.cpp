@@ -278,6 +278,15 @@ bool slot_becomes_active(TestDb& db) {
     });
 }
 
+void server_restart(const std::function<void()>& while_down) {
+    const char* dir = std::getenv("WALBUS_TEST_PG_DIR");
+    REQUIRE(dir != nullptr);
+    const std::string script = std::string(WALBUS_SCRIPTS_DIR) + "/pg-tmp.sh";
+    REQUIRE(std::system((script + " halt " + dir).c_str()) == 0);
+    while_down();
+    REQUIRE(std::system((script + " resume " + dir).c_str()) == 0);
+}
+
 void catch_up(const TempDir& dir, TestDb& db, const fs::path& config,
               std::chrono::milliseconds timeout) {
     auto lsn = db.current_wal_lsn();

@@ -105,6 +105,11 @@ Finished run_walbus(const std::vector<std::string>& args, const TempDir& dir,
                     std::map<std::string, std::string> env = {},
                     std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
+// Stops the fixture's server (fast shutdown: clients are cut off), runs `while_down`, and starts
+// it again on its port with its data (scripts/pg-tmp.sh halt and resume). Only for tests that
+// run alone.
+void server_restart(const std::function<void()>& while_down);
+
 // Writes a walbus configuration for `db` with a file sink into dir; returns its path.
 struct ConfigOptions {
     std::string slot; // default: the database's name (slots are per server)

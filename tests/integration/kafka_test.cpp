@@ -58,6 +58,43 @@ void kafka_catch_up(const TempDir& dir, TestDb& db, const fs::path& config) {
     catch_up(dir, db, config, std::chrono::seconds(120 + kill_count()));
 }
 
+// A table t(id, v) whose changes walbus publishes to a topic of their own; walbus has run once,
+// so its slot and progress record exist.
+struct PublishedTable {
+    TestDb db;
+    std::string topic;
+    TempDir dir;
+    fs::path config;
+
+    explicit PublishedTable(const std::string& name) : db(name), topic(unique_topic(name)) {
+        db.conn().exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
+        create_topic(topic, 1);
+        config = write_kafka_config(dir, db, topic, {"t"});
+        kafka_catch_up(dir, db, config);
+    }
+
+    // Inserts rows first..last of t, tagged `v`, through `conn` (by default the test's own).
+    void insert(int first, int last, const std::string& v, Conn* conn = nullptr) {
+        (conn != nullptr ? *conn : db.conn())
+            .exec("INSERT INTO t SELECT g, '" + v + "' FROM generate_series(" +
+                  std::to_string(first) + ", " + std::to_string(last) + ") g");
+    }
+
+    // Waits until `count` events are visible, stops `w` cleanly, and requires exactly `count`
+    // in commit order: nothing lost, nothing twice.
+    void stop_and_require_exactly(Walbus& w, std::size_t count) {
+        INFO("walbus stderr:\n" << w.stderr_text());
+        REQUIRE(eventually([&] { return committed_events(topic).size() >= count; },
+                           std::chrono::seconds(120)));
+        REQUIRE(w.running());
+        w.signal(SIGTERM);
+        REQUIRE(w.wait() == 0);
+        const auto events = committed_events(topic);
+        REQUIRE(events.size() == count);
+        CHECK(strictly_ordered(events));
+    }
+};
+
 } // namespace
 
 TEST_CASE("kafka: kill -9 at random moments under load, every committed change exactly once",
@@ -104,27 +141,20 @@ TEST_CASE("kafka: kill -9 at random moments under load, every committed change e
 
 TEST_CASE("kafka: a second instance fences the first, which stops; nothing is published twice",
           "[kafka]") {
-    TestDb db("kafka_fence");
-    db.conn().exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
-    const std::string topic = unique_topic("walbus-fence");
-    create_topic(topic, 1);
-    TempDir dir;
-    const auto config = write_kafka_config(dir, db, topic, {"t"});
-    kafka_catch_up(dir, db, config);
-
-    Walbus first({"run", "-c", config.string()}, dir / "first.out", dir / "first.err");
-    REQUIRE(slot_becomes_active(db));
-    db.conn().exec("INSERT INTO t SELECT g, 'a' FROM generate_series(1, 100) g");
-    REQUIRE(eventually([&] { return committed_events(topic).size() == 100; }));
+    PublishedTable t("kafka_fence");
+    Walbus first({"run", "-c", t.config.string()}, t.dir / "first.out", t.dir / "first.err");
+    REQUIRE(slot_becomes_active(t.db));
+    t.insert(1, 100, "a");
+    REQUIRE(eventually([&] { return committed_events(t.topic).size() == 100; }));
 
     // Same pipeline name: the same transactional.id. The second one fences the first at once,
     // then waits for the slot the first one still holds.
-    Walbus second({"run", "-c", config.string()}, dir / "second.out", dir / "second.err");
+    Walbus second({"run", "-c", t.config.string()}, t.dir / "second.out", t.dir / "second.err");
     REQUIRE(eventually([&] {
         return second.stderr_text().find("resuming from the progress record") != std::string::npos;
     }));
     // The first one learns that it is fenced at its next transaction.
-    db.conn().exec("INSERT INTO t SELECT g, 'b' FROM generate_series(101, 200) g");
+    t.insert(101, 200, "b");
     const auto code = first.wait(std::chrono::seconds(60));
     INFO("first stderr:\n" << first.stderr_text());
     INFO("second stderr:\n" << second.stderr_text());
@@ -132,84 +162,40 @@ TEST_CASE("kafka: a second instance fences the first, which stops; nothing is pu
     CHECK(first.stderr_text().find("fenced") != std::string::npos);
 
     // The second one takes over and publishes the rest, once.
-    db.conn().exec("INSERT INTO t SELECT g, 'c' FROM generate_series(201, 300) g");
-    INFO("second stderr:\n" << second.stderr_text());
-    REQUIRE(eventually([&] { return committed_events(topic).size() >= 300; }));
-    second.signal(SIGTERM);
-    REQUIRE(second.wait() == 0);
-    const auto events = committed_events(topic);
-    REQUIRE(events.size() == 300);
-    CHECK(strictly_ordered(events));
+    t.insert(201, 300, "c");
+    t.stop_and_require_exactly(second, 300);
 }
 
 TEST_CASE("kafka: a broker restart mid-stream loses and duplicates nothing", "[kafka]") {
-    TestDb db("kafka_broker");
-    db.conn().exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
-    const std::string topic = unique_topic("walbus-broker");
-    create_topic(topic, 1);
-    TempDir dir;
-    const auto config = write_kafka_config(dir, db, topic, {"t"});
-    kafka_catch_up(dir, db, config);
-
-    Walbus w({"run", "-c", config.string()}, dir / "walbus.out", dir / "walbus.err");
-    REQUIRE(slot_becomes_active(db));
-    db.conn().exec("INSERT INTO t SELECT g, 'before' FROM generate_series(1, 500) g");
-    REQUIRE(eventually([&] { return committed_events(topic).size() == 500; }));
+    PublishedTable t("kafka_broker");
+    Walbus w({"run", "-c", t.config.string()}, t.dir / "walbus.out", t.dir / "walbus.err");
+    REQUIRE(slot_becomes_active(t.db));
+    t.insert(1, 500, "before");
+    REQUIRE(eventually([&] { return committed_events(t.topic).size() == 500; }));
 
     // The broker goes away while changes keep coming, and comes back on the same port.
     kafka_restart([&] {
         for (int i = 0; i < 5; ++i) {
-            db.conn().exec("INSERT INTO t SELECT g, 'during' FROM generate_series(" +
-                           std::to_string(501 + i * 100) + ", " + std::to_string(600 + i * 100) +
-                           ") g");
+            t.insert(501 + i * 100, 600 + i * 100, "during");
         }
     });
-    db.conn().exec("INSERT INTO t SELECT g, 'after' FROM generate_series(1001, 1500) g");
-    INFO("walbus stderr:\n" << w.stderr_text());
-    REQUIRE(eventually([&] { return committed_events(topic).size() >= 1500; },
-                       std::chrono::seconds(120)));
-    REQUIRE(w.running());
-    w.signal(SIGTERM);
-    REQUIRE(w.wait() == 0);
-    const auto events = committed_events(topic);
-    CHECK(events.size() == 1500);
-    CHECK(strictly_ordered(events));
+    t.insert(1001, 1500, "after");
+    t.stop_and_require_exactly(w, 1500);
 }
 
 TEST_CASE("kafka: a PostgreSQL restart mid-stream loses and duplicates nothing", "[kafka]") {
-    TestDb db("kafka_pgrestart");
-    db.conn().exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
-    const std::string topic = unique_topic("walbus-pgrestart");
-    create_topic(topic, 1);
-    TempDir dir;
-    const auto config = write_kafka_config(dir, db, topic, {"t"});
-    kafka_catch_up(dir, db, config);
-
-    Walbus w({"run", "-c", config.string()}, dir / "walbus.out", dir / "walbus.err");
-    REQUIRE(slot_becomes_active(db));
-    db.conn().exec("INSERT INTO t SELECT g, 'before' FROM generate_series(1, 500) g");
-    REQUIRE(eventually([&] { return committed_events(topic).size() == 500; }));
+    PublishedTable t("kafka_pgrestart");
+    Walbus w({"run", "-c", t.config.string()}, t.dir / "walbus.out", t.dir / "walbus.err");
+    REQUIRE(slot_becomes_active(t.db));
+    t.insert(1, 500, "before");
+    REQUIRE(eventually([&] { return committed_events(t.topic).size() == 500; }));
 
     // The fixture's server stops (fast shutdown: walbus's connection is cut) and starts again
     // on its port; these tests run alone.
-    const char* pg_dir = std::getenv("WALBUS_TEST_PG_DIR");
-    REQUIRE(pg_dir != nullptr);
-    const std::string script = std::string(WALBUS_SCRIPTS_DIR) + "/pg-tmp.sh";
-    REQUIRE(std::system((script + " halt " + pg_dir).c_str()) == 0);
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    REQUIRE(std::system((script + " resume " + pg_dir).c_str()) == 0);
-
-    Conn again(db.dsn());
-    again.exec("INSERT INTO t SELECT g, 'after' FROM generate_series(501, 1000) g");
-    INFO("walbus stderr:\n" << w.stderr_text());
-    REQUIRE(eventually([&] { return committed_events(topic).size() >= 1000; },
-                       std::chrono::seconds(120)));
-    REQUIRE(w.running());
-    w.signal(SIGTERM);
-    REQUIRE(w.wait() == 0);
-    const auto events = committed_events(topic);
-    CHECK(events.size() == 1000);
-    CHECK(strictly_ordered(events));
+    server_restart([] { std::this_thread::sleep_for(std::chrono::seconds(1)); });
+    Conn again(t.db.dsn());
+    t.insert(501, 1000, "after", &again);
+    t.stop_and_require_exactly(w, 1000);
     CHECK(w.stderr_text().find("retrying") != std::string::npos); // it did lose the server
 }
 
