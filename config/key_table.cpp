@@ -450,6 +450,7 @@ const std::array<KeyDecl, 34> kKeys{{
         .required = Required::Conditional,
         .required_when = "the position is not kept in Kafka (any sink.type but kafka, or "
                          "sink.kafka.mode: at_least_once)",
+        .required_by_default = true,
         .secret = false,
         .example = "/var/lib/walbus/checkpoint.json",
         .description = "File that holds the last position delivered to the sink. walbus "

@@ -90,9 +90,12 @@ struct KeyDecl {
     Field field;
     Required required = Required::No;
     std::string_view required_when; // for Required::Conditional, e.g. "sink.type is file"
-    bool secret = false;            // never echoed in a diagnostic
-    std::string_view example;       // a sample value, shown in docs and "is required" messages
-    std::string_view description;   // Markdown, one paragraph
+    // Conditional, but required with the default settings: listed among the keys an empty
+    // configuration needs.
+    bool required_by_default = false;
+    bool secret = false;          // never echoed in a diagnostic
+    std::string_view example;     // a sample value, shown in docs and "is required" messages
+    std::string_view description; // Markdown, one paragraph
 };
 
 // A map that groups keys ("source"). Every dotted prefix of a key must be declared here.

@@ -322,8 +322,7 @@ private:
     static std::string required_key_list() {
         std::vector<std::string_view> names;
         for (const KeyDecl& decl : keys()) {
-            // checkpoint.path is required by the default sink (stdout) too.
-            if (decl.required == Required::Yes || decl.name == "checkpoint.path") {
+            if (decl.required == Required::Yes || decl.required_by_default) {
                 names.push_back(decl.name);
             }
         }

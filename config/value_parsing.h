@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "walbus/config/config.h"
+#include "walbus/core/text_match.h"
 
 namespace walbus::config::detail {
 
@@ -63,11 +64,6 @@ struct Expansion {
 // digit. An empty `env` means that no variable is set.
 [[nodiscard]] Expansion expand_env(std::string_view text, const EnvLookup& env);
 
-// Optimal string alignment distance (Levenshtein plus adjacent transpositions).
-[[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);
-
-// The candidate closest to `word` when it is close enough to be a likely typo, else empty.
-[[nodiscard]] std::string_view closest_match(std::string_view word,
-                                             std::span<const std::string_view> candidates);
+using walbus::closest_match; // walbus/core/text_match.h
 
 } // namespace walbus::config::detail

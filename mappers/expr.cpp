@@ -9,6 +9,8 @@
 #include "walbus/core/json_scan.h"
 #include "walbus/core/json_writer.h"
 #include "walbus/core/pg_types.h"
+#include "walbus/core/table_name.h"
+#include "walbus/core/text_match.h"
 
 namespace walbus::mappers {
 
@@ -897,13 +899,13 @@ private:
             }
             type = value_type_of(it->type_oid, types);
             if (old && rel->identity != ReplicaIdentity::Full && !it->key) {
-                return fail_at(offset,
-                               std::string(for_changed ? "changed(" + name + ")" : "old." + name) +
-                                   " needs the old value of a column outside the replica "
-                                   "identity of " +
-                                   table_name(*rel) +
-                                   ", which PostgreSQL does not log; run ALTER TABLE " +
-                                   quoted_table(*rel) + " REPLICA IDENTITY FULL");
+                return fail_at(
+                    offset, std::string(for_changed ? "changed(" + name + ")" : "old." + name) +
+                                " needs the old value of a column outside the replica "
+                                "identity of " +
+                                table_name(*rel) +
+                                ", which PostgreSQL does not log; run ALTER TABLE " +
+                                sql_table_name(rel->schema, rel->table) + " REPLICA IDENTITY FULL");
             }
         }
         std::size_t slot = 0;
@@ -924,52 +926,14 @@ private:
         return add(std::move(n));
     }
 
-    static std::string quoted_table(const Relation& rel) {
-        auto ident = [](std::string_view s) {
-            const bool plain = !s.empty() && std::ranges::all_of(s, [](char c) {
-                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-            }) && !(s[0] >= '0' && s[0] <= '9');
-            if (plain) {
-                return std::string(s);
-            }
-            std::string out = "\"";
-            for (char c : s) {
-                out += c;
-                if (c == '"') {
-                    out += '"';
-                }
-            }
-            return out + "\"";
-        };
-        return ident(rel.schema) + "." + ident(rel.table);
-    }
-
     static std::string suggestion(const Relation& rel, std::string_view name) {
-        // The column whose name is closest (by edit distance, at most 2 edits away).
-        std::size_t best = 3;
-        std::string_view best_name;
+        std::vector<std::string_view> names;
+        names.reserve(rel.columns.size());
         for (const Column& c : rel.columns) {
-            const std::string_view a = name;
-            const std::string_view b = c.name;
-            std::vector<std::size_t> row(b.size() + 1);
-            for (std::size_t j = 0; j <= b.size(); ++j)
-                row[j] = j;
-            for (std::size_t i = 1; i <= a.size(); ++i) {
-                std::size_t diag = row[0];
-                row[0] = i;
-                for (std::size_t j = 1; j <= b.size(); ++j) {
-                    const std::size_t up = row[j];
-                    row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
-                    diag = up;
-                }
-            }
-            if (row[b.size()] < best) {
-                best = row[b.size()];
-                best_name = b;
-            }
+            names.push_back(c.name);
         }
-        return best_name.empty() ? std::string()
-                                 : " (did you mean '" + std::string(best_name) + "'?)";
+        const std::string_view match = closest_match(name, names);
+        return match.empty() ? std::string() : " (did you mean '" + std::string(match) + "'?)";
     }
 
     R parse_call(const Token& name, int depth) {
@@ -1157,7 +1121,7 @@ bool Expr::Impl::bind(const ChangeEvent& change, const pg::TypeRegistry& types,
 namespace {
 
 std::string replica_identity_fix(const Relation& rel) {
-    return "; run ALTER TABLE " + rel.schema + "." + rel.table +
+    return "; run ALTER TABLE " + sql_table_name(rel.schema, rel.table) +
            " REPLICA IDENTITY FULL to have PostgreSQL log old values";
 }
 

@@ -1,5 +1,6 @@
 #include "walbus/core/table_name.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace walbus {
@@ -37,6 +38,28 @@ std::pair<std::string, std::string> split_table_name(std::string_view name) {
         schema += "." + parts[i];
     }
     return {schema, parts.back()};
+}
+
+std::string sql_identifier(std::string_view name) {
+    const bool plain = !name.empty() && !(name[0] >= '0' && name[0] <= '9') &&
+                       std::ranges::all_of(name, [](char c) {
+                           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+                       });
+    if (plain) {
+        return std::string(name);
+    }
+    std::string out = "\"";
+    for (char c : name) {
+        out += c;
+        if (c == '"') {
+            out += '"';
+        }
+    }
+    return out + "\"";
+}
+
+std::string sql_table_name(std::string_view schema, std::string_view table) {
+    return sql_identifier(schema) + "." + sql_identifier(table);
 }
 
 } // namespace walbus

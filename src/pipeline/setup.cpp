@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "walbus/core/table_name.h"
 #include "walbus/sink/kafka_sink.h"
 #include "walbus/source/catalog.h"
 #include "walbus/source/replication_stream.h"
@@ -18,21 +19,6 @@ void sort_diagnostics(std::vector<config::Diagnostic>& diagnostics) {
                                  };
                                  return key(a) < key(b);
                              });
-}
-
-// "schema"."table", as source.tables accepts it.
-std::string quoted_table(const std::string& schema, const std::string& table) {
-    auto ident = [](const std::string& s) {
-        std::string out = "\"";
-        for (char c : s) {
-            out += c;
-            if (c == '"') {
-                out += '"';
-            }
-        }
-        return out + "\"";
-    };
-    return ident(schema) + "." + ident(table);
 }
 
 } // namespace
@@ -137,7 +123,7 @@ Result<PreparedConfig> prepare_config_connected(config::LoadResult loaded,
     if (offline.rules) {
         for (const auto& name : offline.rules->tables()) {
             if (std::ranges::find(missing, name) == missing.end()) {
-                settings.tables.push_back(quoted_table(name.first, name.second));
+                settings.tables.push_back(sql_table_name(name.first, name.second));
             }
         }
     }

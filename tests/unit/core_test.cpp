@@ -158,3 +158,15 @@ TEST_CASE("table names follow PostgreSQL's identifier rules", "[core]") {
     CHECK(split_table_name("\"Sales\".\"Q1.totals\"") == Names{"Sales", "Q1.totals"});
     CHECK(split_table_name("\"say \"\"hi\"\"\"") == Names{"public", "say \"hi\""});
 }
+
+TEST_CASE("identifiers are quoted only when PostgreSQL would change them", "[core]") {
+    CHECK(walbus::sql_identifier("catalog_items") == "catalog_items");
+    CHECK(walbus::sql_identifier("IntegrationEventLog") == "\"IntegrationEventLog\"");
+    CHECK(walbus::sql_identifier("1st") == "\"1st\"");
+    CHECK(walbus::sql_identifier("we\"ird.name") == "\"we\"\"ird.name\"");
+    // What split_table_name reads back.
+    for (const auto& [schema, table] : {Names{"public", "IntegrationEventLog"},
+                                        Names{"Odd Schema", "we\"ird.tab,le*"}, Names{"s", "t"}}) {
+        CHECK(split_table_name(walbus::sql_table_name(schema, table)) == Names{schema, table});
+    }
+}
