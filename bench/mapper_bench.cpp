@@ -1,11 +1,15 @@
 // Mapping throughput on a recorded pgoutput stream, on one thread, with no I/O in the timed part.
 //
-//   mapper_bench RECORDING CONFIG [--mode json|map|events] [--iterations K] [--expect-changes N]
+//   mapper_bench RECORDING CONFIG [--mode json|map|events] [--iterations K] [--batch N]
+//                [--expect-changes N]
 //
 // RECORDING is a pgoutput recording (bench/recording.h); CONFIG a walbus configuration with
 // rules, loaded and compiled as `walbus run` does (config::load_file, prepare_config). The
-// recording is decoded once into ChangeEvents kept in memory (not timed). Then each mode runs one
-// warm-up pass over all changes, untimed, and K timed passes:
+// recording is loaded into memory once. Each pass decodes it again, untimed, one transaction at a
+// time (N changes at a time when a transaction is larger than --batch N, 1000 by default); the
+// timed part then handles that batch's changes while they are fresh, as the pipeline handles each
+// change right after decoding it. Time is the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so
+// that other work on the machine does not count:
 //
 //   json     reference: append_change_json for each change into one reused string, the raw
 //            change event walbus writes when there are no rules
@@ -13,11 +17,12 @@
 //   events   map, then append_event_json for each event into one reused string, as the file and
 //            stdout sinks write them
 //
-// Each mode prints the median and best pass as changes/s, events/s produced, ns per change, its
-// cost as a ratio against the json reference, and the heap allocations per change and per event
-// in the timed passes (this binary replaces the global operator new and, with glibc, malloc, to
-// count them). The counters each pass accumulates (changes, events, bytes produced) must be the
-// same in every pass, or the program fails; so must the change count match --expect-changes.
+// Each mode runs one warm-up pass and K timed passes, and prints the median and best pass as
+// changes/s, events/s produced, ns per change, its cost as a ratio against the json reference,
+// and the heap allocations per change and per event in the timed parts (this binary replaces the
+// global operator new and, with glibc, malloc, to count them). The counters each pass
+// accumulates (changes, events, bytes produced) must be the same in every pass, or the program
+// fails; so must the change count match --expect-changes.
 
 #include <algorithm>
 #include <chrono>
@@ -29,6 +34,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <time.h>
 
 #include "recording.h"
 #include "walbus/config/config.h"
@@ -200,7 +207,9 @@ struct Pass {
 };
 
 struct Bench {
-    std::vector<walbus::ChangeEvent> changes;
+    walbus::bench::Recording recording;
+    std::size_t batch_size = 1000;
+    std::vector<walbus::ChangeEvent> batch; // the changes of the batch being handled
     walbus::mappers::RuleSet* rules = nullptr;
     walbus::pg::TypeRegistry types; // the built-in types, as the pipeline starts with
     walbus::pg::JsonOptions options;
@@ -218,85 +227,118 @@ std::uint64_t event_bytes(const walbus::IntegrationEvent& ev) {
     return n;
 }
 
-// One pass over every change. False, after printing, when the rules fail on a change.
-bool run_pass(Bench& b, Mode mode, Pass& pass) {
-    std::uint64_t events = 0;
-    std::uint64_t bytes = 0;
-    const std::uint64_t new0 = g_new_calls;
-    const std::uint64_t malloc0 = g_malloc_calls;
-    const auto t0 = std::chrono::steady_clock::now();
-    for (const walbus::ChangeEvent& change : b.changes) {
-        if (mode == Mode::Json) {
-            b.line.clear();
-            walbus::append_change_json(b.line, change, b.types, b.options);
-            bytes += b.line.size();
-            ++events;
-            continue;
-        }
-        if (auto ok = b.rules->map(change, b.types, b.options, b.events); !ok) {
-            std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
-            return false;
-        }
-        events += b.events.size();
-        if (mode == Mode::Map) {
-            for (const walbus::IntegrationEvent& ev : b.events) {
-                bytes += event_bytes(ev);
-            }
-            continue;
-        }
-        b.line.clear();
-        for (const walbus::IntegrationEvent& ev : b.events) {
-            walbus::append_event_json(b.line, ev);
-            b.line.push_back('\n');
-        }
-        bytes += b.line.size();
-    }
-    const auto t1 = std::chrono::steady_clock::now();
-    pass.seconds = std::chrono::duration<double>(t1 - t0).count();
-    pass.changes = b.changes.size();
-    pass.events = events;
-    pass.bytes = bytes;
-    pass.new_calls = g_new_calls - new0;
-    pass.malloc_calls = g_malloc_calls - malloc0;
-    return true;
+// The CPU time of this thread: what the timed parts cost, whatever else runs on the machine.
+std::chrono::nanoseconds thread_cpu_time() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
-// Decodes the whole recording, keeping a copy of every change.
-bool decode_all(const walbus::bench::Recording& rec, std::vector<walbus::ChangeEvent>& out) {
+// Decodes the recording from its start, as the pipeline does, and calls `handle` with the
+// changes of each transaction (of each `batch_size` changes of a larger one). False, after
+// printing, when a message cannot be decoded or `handle` returns false.
+template <typename Handle> bool for_each_batch(Bench& b, Handle&& handle) {
     walbus::decoders::PgoutputDecoder decoder;
     walbus::decoders::DecodedMessage msg;
-    for (const walbus::bench::Record& r : rec.records) {
+    b.batch.clear();
+    for (const walbus::bench::Record& r : b.recording.records) {
         if (auto ok = decoder.decode(r.payload, r.wal_start, msg); !ok) {
             std::fprintf(stderr, "error: decoding the message at %s: %s\n",
                          r.wal_start.str().c_str(), ok.error().message.c_str());
             return false;
         }
         for (walbus::ChangeEvent& c : msg.changes) {
-            out.push_back(std::move(c));
+            b.batch.push_back(std::move(c));
+        }
+        if (msg.kind == walbus::decoders::MessageKind::Commit || b.batch.size() >= b.batch_size) {
+            if (!b.batch.empty() && !handle(b.batch)) {
+                return false;
+            }
+            b.batch.clear();
         }
     }
+    return b.batch.empty() || handle(b.batch);
+}
+
+// One pass over every change. False, after printing, when the rules fail on a change.
+bool run_pass(Bench& b, Mode mode, Pass& pass) {
+    std::uint64_t events = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t changes = 0;
+    std::chrono::nanoseconds timed{};
+    auto handle = [&](const std::vector<walbus::ChangeEvent>& batch) {
+        const std::uint64_t new0 = g_new_calls;
+        const std::uint64_t malloc0 = g_malloc_calls;
+        const auto t0 = thread_cpu_time();
+        for (const walbus::ChangeEvent& change : batch) {
+            if (mode == Mode::Json) {
+                b.line.clear();
+                walbus::append_change_json(b.line, change, b.types, b.options);
+                bytes += b.line.size();
+                ++events;
+                continue;
+            }
+            if (auto ok = b.rules->map(change, b.types, b.options, b.events); !ok) {
+                std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
+                return false;
+            }
+            events += b.events.size();
+            if (mode == Mode::Map) {
+                for (const walbus::IntegrationEvent& ev : b.events) {
+                    bytes += event_bytes(ev);
+                }
+                continue;
+            }
+            b.line.clear();
+            for (const walbus::IntegrationEvent& ev : b.events) {
+                walbus::append_event_json(b.line, ev);
+                b.line.push_back('\n');
+            }
+            bytes += b.line.size();
+        }
+        timed += thread_cpu_time() - t0;
+        pass.new_calls += g_new_calls - new0;
+        pass.malloc_calls += g_malloc_calls - malloc0;
+        changes += batch.size();
+        return true;
+    };
+    if (!for_each_batch(b, handle)) {
+        return false;
+    }
+    pass.seconds = std::chrono::duration<double>(timed).count();
+    pass.changes = changes;
+    pass.events = events;
+    pass.bytes = bytes;
     return true;
 }
 
 // What the recording holds and what each rule makes of it (one untimed pass), so that a reader
 // can see the workload behind the figures.
-bool print_workload(Bench& b) {
+bool print_workload(Bench& b, std::uint64_t& changes) {
     std::map<std::string, std::uint64_t> ops;
     std::map<std::string, std::uint64_t> by_rule;
     std::uint64_t unmatched = 0;
-    for (const walbus::ChangeEvent& c : b.changes) {
-        std::string key = c.relation ? c.relation->schema + "." + c.relation->table : c.prefix;
-        key += ' ';
-        key += walbus::to_string(c.op);
-        ++ops[key];
-        if (auto ok = b.rules->map(c, b.types, b.options, b.events); !ok) {
-            std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
-            return false;
+    changes = 0;
+    auto count = [&](const std::vector<walbus::ChangeEvent>& batch) {
+        for (const walbus::ChangeEvent& c : batch) {
+            std::string key = c.relation ? c.relation->schema + "." + c.relation->table : c.prefix;
+            key += ' ';
+            key += walbus::to_string(c.op);
+            ++ops[key];
+            if (auto ok = b.rules->map(c, b.types, b.options, b.events); !ok) {
+                std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
+                return false;
+            }
+            unmatched += b.events.empty();
+            for (const walbus::IntegrationEvent& ev : b.events) {
+                ++by_rule[ev.dead_letter ? ev.rule + " (dead letter)" : ev.rule];
+            }
         }
-        unmatched += b.events.empty();
-        for (const walbus::IntegrationEvent& ev : b.events) {
-            ++by_rule[ev.dead_letter ? ev.rule + " (dead letter)" : ev.rule];
-        }
+        changes += batch.size();
+        return true;
+    };
+    if (!for_each_batch(b, count)) {
+        return false;
     }
     std::printf("\nchanges by table and operation:\n");
     for (const auto& [key, n] : ops) {
@@ -319,7 +361,7 @@ double median_of(std::vector<double> v) {
 
 void usage() {
     std::fprintf(stderr, "usage: mapper_bench RECORDING CONFIG [--mode json|map|events] "
-                         "[--iterations K] [--expect-changes N]\n");
+                         "[--iterations K] [--batch N] [--expect-changes N]\n");
 }
 
 } // namespace
@@ -329,6 +371,7 @@ int main(int argc, char** argv) {
     const char* config_path = nullptr;
     int iterations = 5;
     long long expect_changes = -1;
+    long long batch = 1000;
     std::vector<Mode> modes = {Mode::Json, Mode::Map, Mode::Events};
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
@@ -348,6 +391,12 @@ int main(int argc, char** argv) {
                 modes = {Mode::Events};
             } else {
                 std::fprintf(stderr, "error: --mode is json, map or events\n");
+                return kExitUsage;
+            }
+        } else if (arg == "--batch" && i + 1 < argc) {
+            batch = std::atoll(argv[++i]);
+            if (batch < 1) {
+                std::fprintf(stderr, "error: --batch needs a positive number\n");
                 return kExitUsage;
             }
         } else if (arg == "--expect-changes" && i + 1 < argc) {
@@ -396,30 +445,27 @@ int main(int argc, char** argv) {
                           : walbus::pg::JsonOptions::Bytes::Base64;
     b.options.unchanged_toast_marker = format.toast == walbus::config::ToastPolicy::Marker;
 
-    {
-        walbus::bench::Recording rec;
-        if (!walbus::bench::load_recording(recording_path, rec)) {
-            return kExitRuntime;
-        }
-        if (!decode_all(rec, b.changes)) {
-            return kExitRuntime;
-        }
-        std::printf("recording: %s (%zu messages, %.1f MB of pgoutput)\n", recording_path,
-                    rec.records.size(), static_cast<double>(rec.payload_bytes) / 1e6);
+    b.batch_size = static_cast<std::size_t>(batch);
+    if (!walbus::bench::load_recording(recording_path, b.recording)) {
+        return kExitRuntime;
     }
+    std::printf("recording: %s (%zu messages, %.1f MB of pgoutput)\n", recording_path,
+                b.recording.records.size(), static_cast<double>(b.recording.payload_bytes) / 1e6);
     std::printf("config: %s (%zu rules)\n", config_path, b.rules->size());
-    std::printf("changes: %zu, timed passes per mode: %d (after one warm-up pass)\n",
-                b.changes.size(), iterations);
-    if (expect_changes >= 0 && b.changes.size() != static_cast<std::uint64_t>(expect_changes)) {
-        std::fprintf(stderr, "error: the recording decoded to %zu changes; expected %lld\n",
-                     b.changes.size(), expect_changes);
+    std::uint64_t total = 0;
+    if (!print_workload(b, total)) {
         return kExitRuntime;
     }
-    if (b.changes.empty()) {
+    std::printf("\nchanges: %llu, mapped a transaction (at most %zu changes) at a time, right "
+                "after decoding it; timed passes per mode: %d (after one warm-up pass)\n",
+                static_cast<unsigned long long>(total), b.batch_size, iterations);
+    if (expect_changes >= 0 && total != static_cast<std::uint64_t>(expect_changes)) {
+        std::fprintf(stderr, "error: the recording decoded to %llu changes; expected %lld\n",
+                     static_cast<unsigned long long>(total), expect_changes);
+        return kExitRuntime;
+    }
+    if (total == 0) {
         std::fprintf(stderr, "error: the recording holds no changes\n");
-        return kExitRuntime;
-    }
-    if (!print_workload(b)) {
         return kExitRuntime;
     }
 

@@ -492,12 +492,28 @@ struct Expr::Impl {
     std::shared_ptr<const Relation> bound;
     std::vector<int> index;
     std::vector<ValueType> slot_types;
+    // The column slot of a changed(col) that decides the condition alone when false: the whole
+    // condition, or the first operand of its top-level `and`. -1 when there is none.
+    int guard = -1;
 
     bool eval(std::size_t n, const ChangeEvent& change, const pg::TypeRegistry& types, Datum& out,
               std::string& error);
     bool bind(const ChangeEvent& change, const pg::TypeRegistry& types, std::string& error);
     bool column(const Node& node, const ChangeEvent& change, const pg::TypeRegistry& types,
                 Datum& out, std::string& error);
+    // An operand: a column or a literal directly, anything else through eval.
+    bool operand(std::size_t n, const ChangeEvent& change, const pg::TypeRegistry& types,
+                 Datum& out, std::string& error) {
+        const Node& node = nodes[n];
+        if (node.kind == NodeKind::Column) {
+            return column(node, change, types, out, error);
+        }
+        if (node.kind == NodeKind::Literal) {
+            out = node.literal;
+            return true;
+        }
+        return eval(n, change, types, out, error);
+    }
 };
 
 namespace {
@@ -1051,6 +1067,13 @@ std::expected<Expr, ExprError> Expr::compile(std::string_view text, const Compil
         }
     }
     impl->scratch.resize(impl->nodes.size());
+    const Node* first = &impl->nodes[impl->root];
+    if (first->kind == NodeKind::And) {
+        first = &impl->nodes[first->children[0]];
+    }
+    if (first->kind == NodeKind::Call && first->func == Func::Changed) {
+        impl->guard = static_cast<int>(impl->nodes[first->children[1]].slot);
+    }
     return Expr(std::move(impl));
 }
 
@@ -1081,6 +1104,22 @@ bool Expr::eval(const ChangeEvent& change, const pg::TypeRegistry& types, Datum&
 
 bool Expr::test(const ChangeEvent& change, const pg::TypeRegistry& types, bool& out,
                 std::string& error) {
+    // The common `changed(col) and ...` of an update that left col byte for byte as it was is
+    // false without walking the expression (evaluated, it would stop at that operand too).
+    if (impl_->guard >= 0 && change.op == Operation::Update &&
+        change.before.kind == TupleKind::Old && change.after.kind == TupleKind::New &&
+        impl_->bound == change.relation) {
+        const int i = impl_->index[static_cast<std::size_t>(impl_->guard)];
+        const auto col = static_cast<std::size_t>(i);
+        if (i >= 0 && col < change.before.values.size() && col < change.after.values.size()) {
+            const Value& a = change.before.values[col];
+            const Value& b = change.after.values[col];
+            if (a.kind == b.kind && a.kind != ValueKind::Unchanged && a.data == b.data) {
+                out = false;
+                return true;
+            }
+        }
+    }
     Datum d;
     if (!eval(change, types, d, error)) {
         return false;
@@ -1334,8 +1373,8 @@ bool Expr::Impl::eval(std::size_t n, const ChangeEvent& change, const pg::TypeRe
         Datum a;
         Datum b;
         bool r = false;
-        if (!eval(node.children[0], change, types, a, error) ||
-            !eval(node.children[1], change, types, b, error) ||
+        if (!operand(node.children[0], change, types, a, error) ||
+            !operand(node.children[1], change, types, b, error) ||
             !compare(a, b, node.cmp, r, error)) {
             return false;
         }
@@ -1344,7 +1383,7 @@ bool Expr::Impl::eval(std::size_t n, const ChangeEvent& change, const pg::TypeRe
     }
     case NodeKind::IsNull: {
         Datum d;
-        if (!eval(node.children[0], change, types, d, error)) {
+        if (!operand(node.children[0], change, types, d, error)) {
             return false;
         }
         out = Datum{ValueType::Bool, (d.type == ValueType::Null) != node.negated, {}, 0};
@@ -1352,13 +1391,13 @@ bool Expr::Impl::eval(std::size_t n, const ChangeEvent& change, const pg::TypeRe
     }
     case NodeKind::In: {
         Datum left;
-        if (!eval(node.children[0], change, types, left, error)) {
+        if (!operand(node.children[0], change, types, left, error)) {
             return false;
         }
         bool found = false;
         for (std::size_t i = 1; i < node.children.size() && !found; ++i) {
             Datum item;
-            if (!eval(node.children[i], change, types, item, error) ||
+            if (!operand(node.children[i], change, types, item, error) ||
                 !compare(left, item, CmpOp::Eq, found, error)) {
                 return false;
             }
@@ -1425,7 +1464,7 @@ bool Expr::Impl::eval(std::size_t n, const ChangeEvent& change, const pg::TypeRe
     }
 
     Datum arg;
-    if (!eval(node.children[0], change, types, arg, error)) {
+    if (!operand(node.children[0], change, types, arg, error)) {
         return false;
     }
     if (arg.type == ValueType::Null) {

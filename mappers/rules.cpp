@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <optional>
 
-#include <openssl/evp.h>
+// SHA1_Init and friends are deprecated in OpenSSL 3 in favour of EVP, which allocates a context
+// for every digest; they are still the library's own SHA-1, without the allocation.
+#define OPENSSL_API_COMPAT 0x10100000L
+#include <openssl/sha.h>
 
 #include "walbus/core/change_json.h"
 #include "walbus/core/json_scan.h"
@@ -21,43 +24,27 @@ std::string uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view na
     return out;
 }
 
-namespace {
-
-// SHA-1 fetched once and one digest context per thread, reused: otherwise OpenSSL 3 looks the
-// algorithm up (under a lock) and allocates a context for every event id.
-struct Sha1 {
-    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    Sha1() = default;
-    Sha1(const Sha1&) = delete;
-    Sha1& operator=(const Sha1&) = delete;
-    ~Sha1() {
-        EVP_MD_CTX_free(ctx);
-        EVP_MD_free(md);
-    }
-};
-
-} // namespace
-
 void uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view name, std::string& out) {
-    thread_local Sha1 sha1;
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_DigestInit_ex2(sha1.ctx, sha1.md, nullptr);
-    EVP_DigestUpdate(sha1.ctx, ns.data(), ns.size());
-    EVP_DigestUpdate(sha1.ctx, name.data(), name.size());
-    EVP_DigestFinal_ex(sha1.ctx, digest, &length);
+    // SHA-1's own context on the stack: the EVP interface allocates a context per digest.
+    SHA_CTX ctx;
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1_Init(&ctx);
+    SHA1_Update(&ctx, ns.data(), ns.size());
+    SHA1_Update(&ctx, name.data(), name.size());
+    SHA1_Final(digest, &ctx);
     digest[6] = static_cast<unsigned char>((digest[6] & 0x0F) | 0x50); // version 5
     digest[8] = static_cast<unsigned char>((digest[8] & 0x3F) | 0x80); // RFC 9562 variant
     static constexpr char kHex[] = "0123456789abcdef";
-    out.clear();
+    char text[36];
+    char* p = text;
     for (int i = 0; i < 16; ++i) {
         if (i == 4 || i == 6 || i == 8 || i == 10) {
-            out += '-';
+            *p++ = '-';
         }
-        out += kHex[digest[i] >> 4];
-        out += kHex[digest[i] & 0x0F];
+        *p++ = kHex[digest[i] >> 4];
+        *p++ = kHex[digest[i] & 0x0F];
     }
+    out.assign(text, sizeof text);
 }
 
 namespace {
