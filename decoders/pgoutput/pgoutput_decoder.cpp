@@ -19,6 +19,10 @@ std::string_view kind_name(char kind) {
     case 'D': return "Delete";
     case 'T': return "Truncate";
     case 'M': return "Message";
+    case 'S': return "Stream Start";
+    case 'E': return "Stream Stop";
+    case 'c': return "Stream Commit";
+    case 'A': return "Stream Abort";
     default: return "unknown";
     }
 }
@@ -91,6 +95,156 @@ std::string read_tuple(ByteReader& r, const Relation& rel, TupleKind kind, Tuple
     return {};
 }
 
+std::string cut_at(const ByteReader& r, std::size_t size) {
+    return "truncated at byte " + std::to_string(r.failed_at()) + " of " + std::to_string(size);
+}
+
+std::string check_tuple(ByteReader& r, std::size_t size) {
+    auto cut = [&] { return cut_at(r, size); };
+    auto ncols = r.i16();
+    if (!r.ok()) {
+        return cut();
+    }
+    if (ncols < 0) {
+        return "negative tuple column count " + std::to_string(ncols);
+    }
+    for (int i = 0; i < ncols; ++i) {
+        char marker = static_cast<char>(r.u8());
+        if (!r.ok()) {
+            return cut();
+        }
+        switch (marker) {
+        case 'n':
+        case 'u': break;
+        case 't':
+        case 'b': {
+            auto len = r.i32();
+            if (!r.ok()) {
+                return cut();
+            }
+            if (len < 0 || static_cast<std::size_t>(len) > r.remaining()) {
+                return "column value length " + std::to_string(len) + " exceeds the " +
+                       std::to_string(r.remaining()) + " bytes left";
+            }
+            r.bytes(static_cast<std::size_t>(len));
+            break;
+        }
+        default: return "unknown tuple column kind " + hex_byte(marker);
+        }
+    }
+    return {};
+}
+
+// The checks of a streamed message's body (after its xid): the message is well-formed, read
+// without the relations it refers to (they may be described by a Relation staged before it).
+// Returns an empty string when it is, or what is wrong (truncation included).
+std::string check_streamed(char kind, ByteReader& r, std::size_t size) {
+    auto cut = [&] { return cut_at(r, size); };
+    switch (kind) {
+    case 'O':
+        r.u64();
+        r.cstring();
+        break;
+    case 'R': {
+        r.u32();
+        r.cstring();
+        r.cstring();
+        auto ident = static_cast<char>(r.u8());
+        auto ncols = r.i16();
+        if (!r.ok()) {
+            return cut();
+        }
+        if (ncols < 0) {
+            return "negative column count " + std::to_string(ncols);
+        }
+        if (ident != 'd' && ident != 'n' && ident != 'f' && ident != 'i') {
+            return "unknown replica identity '" + std::string(1, ident) + "'";
+        }
+        for (int i = 0; i < ncols && r.ok(); ++i) {
+            r.u8();
+            r.cstring();
+            r.u32();
+            r.i32();
+        }
+        break;
+    }
+    case 'Y':
+        r.u32();
+        r.cstring();
+        r.cstring();
+        break;
+    case 'I':
+    case 'U':
+    case 'D': {
+        r.u32();
+        auto marker = static_cast<char>(r.u8());
+        if (!r.ok()) {
+            return cut();
+        }
+        if (kind == 'D' && marker != 'K' && marker != 'O') {
+            return "expected old tuple marker 'K' or 'O'";
+        }
+        if (kind == 'U' && (marker == 'K' || marker == 'O')) {
+            if (auto bad = check_tuple(r, size); !bad.empty()) {
+                return bad;
+            }
+            marker = static_cast<char>(r.u8());
+            if (!r.ok()) {
+                return cut();
+            }
+        }
+        if (kind != 'D' && marker != 'N') {
+            return "expected new tuple marker 'N'";
+        }
+        return check_tuple(r, size);
+    }
+    case 'T': {
+        auto nrels = r.i32();
+        r.u8(); // options
+        if (!r.ok()) {
+            return cut();
+        }
+        if (nrels < 0 || static_cast<std::size_t>(nrels) * 4 > r.remaining()) {
+            return "relation count " + std::to_string(nrels) + " exceeds the message";
+        }
+        r.bytes(static_cast<std::size_t>(nrels) * 4);
+        break;
+    }
+    case 'M': {
+        r.u8(); // flags
+        r.u64();
+        r.cstring();
+        auto len = r.i32();
+        if (!r.ok()) {
+            return cut();
+        }
+        if (len < 0 || static_cast<std::size_t>(len) > r.remaining()) {
+            return "content length " + std::to_string(len) + " exceeds the message";
+        }
+        r.bytes(static_cast<std::size_t>(len));
+        break;
+    }
+    default: break;
+    }
+    if (!r.ok()) {
+        return cut();
+    }
+    return {};
+}
+
+MessageKind streamed_kind(char kind) {
+    switch (kind) {
+    case 'O': return MessageKind::Origin;
+    case 'R': return MessageKind::Relation;
+    case 'Y': return MessageKind::Type;
+    case 'I': return MessageKind::Insert;
+    case 'U': return MessageKind::Update;
+    case 'D': return MessageKind::Delete;
+    case 'T': return MessageKind::Truncate;
+    default: return MessageKind::Message;
+    }
+}
+
 } // namespace
 
 const TypeInfo* PgoutputDecoder::type(std::uint32_t oid) const {
@@ -110,6 +264,98 @@ void PgoutputDecoder::reset_transaction() {
     commit_time_us_ = 0;
     origin_.clear();
     next_seq_ = 0;
+    in_stream_ = false;
+    stream_xid_ = 0;
+    replaying_ = false;
+    replay_end_lsn_ = Lsn{};
+}
+
+Result<void> PgoutputDecoder::begin_replay(Xid xid, Lsn commit_lsn, Lsn end_lsn,
+                                           std::int64_t commit_time_us, DecodedMessage& out) {
+    if (in_txn_ || in_stream_) {
+        return fail(ErrorCode::Internal,
+                    "cannot replay streamed transaction " + std::to_string(xid) + " committed at " +
+                        commit_lsn.str() + ": " +
+                        (in_stream_ ? "a stream block is open" : "a transaction is open"));
+    }
+    in_txn_ = true;
+    replaying_ = true;
+    xid_ = xid;
+    final_lsn_ = commit_lsn;
+    replay_end_lsn_ = end_lsn;
+    commit_time_us_ = commit_time_us;
+    origin_.clear();
+    next_seq_ = 0;
+    out.kind = MessageKind::Begin;
+    out.xid = xid;
+    out.commit_lsn = commit_lsn;
+    out.commit_time_us = commit_time_us;
+    out.changes.clear();
+    out.relation.reset();
+    return {};
+}
+
+Result<void> PgoutputDecoder::end_replay(DecodedMessage& out) {
+    if (!replaying_) {
+        return fail(ErrorCode::Internal, "end_replay without begin_replay");
+    }
+    out.kind = MessageKind::Commit;
+    out.xid = xid_;
+    out.commit_lsn = final_lsn_;
+    out.end_lsn = replay_end_lsn_;
+    out.commit_time_us = commit_time_us_;
+    out.changes.clear();
+    out.relation.reset();
+    in_txn_ = false;
+    replaying_ = false;
+    return {};
+}
+
+// Inside a stream block: the message is checked and handed back as protocol version 1 bytes.
+Result<void> PgoutputDecoder::decode_streamed(char kind, std::string_view message, Lsn wal_start,
+                                              DecodedMessage& out) {
+    switch (kind) {
+    case 'O':
+    case 'R':
+    case 'Y':
+    case 'I':
+    case 'U':
+    case 'D':
+    case 'T':
+    case 'M': break;
+    case 'B':
+    case 'C':
+    case 'S':
+    case 'c':
+    case 'A':
+        return malformed(kind, wal_start,
+                         "inside the stream block of transaction " + std::to_string(stream_xid_) +
+                             " (no Stream Stop)");
+    default:
+        return fail(ErrorCode::Protocol, "malformed pgoutput message at LSN " + wal_start.str() +
+                                             ": unknown message type byte " + hex_byte(kind));
+    }
+    out.kind = MessageKind::Streamed;
+    out.xid = stream_xid_;
+    out.streamed_kind = streamed_kind(kind);
+    ByteReader r(message);
+    r.u8();
+    // Origin carries no xid: it belongs to the whole transaction.
+    out.subxid = kind == 'O' ? stream_xid_ : r.u32();
+    if (!r.ok()) {
+        return truncated(kind, wal_start, r, message.size());
+    }
+    const std::size_t body = r.offset();
+    if (auto bad = check_streamed(kind, r, message.size()); !bad.empty()) {
+        return malformed(kind, wal_start, bad);
+    }
+    if (r.remaining() != 0) {
+        return malformed(kind, wal_start,
+                         std::to_string(r.remaining()) + " unexpected bytes after the message");
+    }
+    out.streamed.assign(1, kind);
+    out.streamed.append(message.substr(body));
+    return {};
 }
 
 Result<void> PgoutputDecoder::decode(std::string_view message, Lsn wal_start, DecodedMessage& out) {
@@ -132,6 +378,9 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
     ByteReader r(message);
     const char kind = static_cast<char>(r.u8());
     const std::size_t size = message.size();
+    if (in_stream_ && kind != 'E') {
+        return decode_streamed(kind, message, wal_start, out);
+    }
 
     auto new_change = [&](Operation op) -> ChangeEvent& {
         ChangeEvent& c = out.changes.emplace_back();
@@ -193,6 +442,9 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         }
         if (!in_txn_) {
             return malformed(kind, wal_start, "Commit without a Begin");
+        }
+        if (replaying_) {
+            return malformed(kind, wal_start, "Commit inside a replayed streamed transaction");
         }
         if (commit_lsn != final_lsn_) {
             return malformed(kind, wal_start,
@@ -388,6 +640,65 @@ Result<void> PgoutputDecoder::decode_impl(std::string_view message, Lsn wal_star
         c.transactional = transactional;
         c.prefix.assign(prefix);
         c.content.assign(content);
+        break;
+    }
+    case 'S': {
+        out.kind = MessageKind::StreamStart;
+        Xid xid = r.u32();
+        auto first = r.u8();
+        if (!r.ok()) {
+            return truncated(kind, wal_start, r, size);
+        }
+        if (in_txn_) {
+            return malformed(kind, wal_start, "Stream Start inside an open transaction");
+        }
+        in_stream_ = true;
+        stream_xid_ = xid;
+        out.xid = xid;
+        out.first_segment = first != 0;
+        break;
+    }
+    case 'E': {
+        out.kind = MessageKind::StreamStop;
+        if (!in_stream_) {
+            return malformed(kind, wal_start, "Stream Stop without a Stream Start");
+        }
+        out.xid = stream_xid_;
+        in_stream_ = false;
+        stream_xid_ = 0;
+        break;
+    }
+    case 'c': {
+        out.kind = MessageKind::StreamCommit;
+        Xid xid = r.u32();
+        r.u8(); // flags, unused
+        Lsn commit_lsn{r.u64()};
+        Lsn end_lsn{r.u64()};
+        std::int64_t ts = r.i64();
+        if (!r.ok()) {
+            return truncated(kind, wal_start, r, size);
+        }
+        if (in_txn_) {
+            return malformed(kind, wal_start, "Stream Commit inside an open transaction");
+        }
+        out.xid = xid;
+        out.commit_lsn = commit_lsn;
+        out.end_lsn = end_lsn;
+        out.commit_time_us = ts + kPostgresEpochUnixUs;
+        break;
+    }
+    case 'A': {
+        out.kind = MessageKind::StreamAbort;
+        Xid xid = r.u32();
+        Xid subxid = r.u32();
+        if (!r.ok()) {
+            return truncated(kind, wal_start, r, size);
+        }
+        if (in_txn_) {
+            return malformed(kind, wal_start, "Stream Abort inside an open transaction");
+        }
+        out.xid = xid;
+        out.subxid = subxid;
         break;
     }
     default:

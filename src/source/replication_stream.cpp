@@ -311,8 +311,9 @@ Result<void> ReplicationStream::start(Lsn start) {
     std::string sql =
         "START_REPLICATION SLOT " + quote_ident(c.settings.slot) + " LOGICAL " + start.str() + " (";
     if (c.settings.plugin == "pgoutput") {
-        sql += "proto_version '1', publication_names " +
-               quote_literal(quote_ident(c.settings.publication)) + ", messages 'true'";
+        sql += c.settings.streaming ? "proto_version '2', streaming 'on'" : "proto_version '1'";
+        sql += ", publication_names " + quote_literal(quote_ident(c.settings.publication)) +
+               ", messages 'true'";
     } else {
         for (std::size_t i = 0; i < c.settings.plugin_options.size(); ++i) {
             const auto& [name, value] = c.settings.plugin_options[i];

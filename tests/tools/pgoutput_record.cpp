@@ -1,21 +1,23 @@
 // Records a pgoutput stream to a file, for decoder tests and benchmarks.
 //
-//   pgoutput_record DSN SLOT PUBLICATION STOP_LSN OUT
+//   pgoutput_record DSN SLOT PUBLICATION STOP_LSN OUT [stream]
 //
 // Streams the slot from its confirmed position until the server's WAL end reaches STOP_LSN and
 // writes every XLogData payload as: 8-byte big-endian WAL start, 4-byte big-endian length,
-// payload (the format tests/data/pgoutput/README.md describes).
+// payload (the format tests/data/pgoutput/README.md describes). With `stream`, asks for protocol
+// version 2 with streaming of in-progress transactions (PostgreSQL 14+).
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <string_view>
 
 #include "walbus/source/replication_stream.h"
 
 int main(int argc, char** argv) {
-    if (argc != 6) {
-        std::cerr << "usage: pgoutput_record DSN SLOT PUBLICATION STOP_LSN OUT\n";
+    if (argc != 6 && !(argc == 7 && std::string_view(argv[6]) == "stream")) {
+        std::cerr << "usage: pgoutput_record DSN SLOT PUBLICATION STOP_LSN OUT [stream]\n";
         return 2;
     }
     walbus::source::SourceSettings s;
@@ -23,6 +25,7 @@ int main(int argc, char** argv) {
     s.slot = argv[2];
     s.publication = argv[3];
     s.create_slot = false;
+    s.streaming = argc == 7;
     auto stop = walbus::Lsn::parse(argv[4]);
     if (!stop) {
         std::cerr << "bad STOP_LSN\n";

@@ -22,6 +22,12 @@ enum class MessageKind : std::uint8_t {
     Delete,
     Truncate,
     Message,
+    // pgoutput protocol version 2: transactions streamed while in progress (PostgreSQL 14+)
+    StreamStart,
+    StreamStop,
+    StreamCommit,
+    StreamAbort,
+    Streamed, // a message of a stream block, to be staged and replayed at its Stream Commit
 };
 
 // A type described by the stream (pgoutput's Type message: non-built-in types).
@@ -36,11 +42,23 @@ struct TypeInfo {
 struct DecodedMessage {
     MessageKind kind = MessageKind::Begin;
 
-    // Begin and Commit
+    // Begin and Commit; StreamCommit fills the same fields. Stream messages: the toplevel xid of
+    // the streamed transaction (for Streamed, the one of the current stream block).
     Xid xid = 0;
     Lsn commit_lsn;                  // Begin's final_lsn, Commit's commit_lsn
     Lsn end_lsn;                     // Commit: end of the commit record; the LSN to confirm
     std::int64_t commit_time_us = 0; // microseconds since the Unix epoch
+
+    // StreamAbort: the subtransaction rolled back (== xid when the whole transaction is).
+    // Streamed: the xid the message carries (a subtransaction's, or == xid).
+    Xid subxid = 0;
+    // StreamStart: the first block of this transaction.
+    bool first_segment = false;
+    // Streamed: the message in protocol version 1 form (without its xid), to be passed back to
+    // decode() when the transaction is replayed, and what kind of message it is (Relation, Type,
+    // Origin, Insert, Update, Delete, Truncate or Message).
+    std::string streamed;
+    MessageKind streamed_kind = MessageKind::Begin;
 
     // Relation: the new version of the table's description
     std::shared_ptr<const Relation> relation;

@@ -28,6 +28,9 @@ struct SourceSettings {
     // For pgoutput, walbus adds proto_version, publication_names and messages itself.
     std::string plugin = "pgoutput";
     std::vector<std::pair<std::string, std::string>> plugin_options;
+    // pgoutput only: protocol version 2 with streaming 'on' (PostgreSQL 14+), so the server
+    // streams large transactions while they are in progress instead of spilling them to its disk.
+    bool streaming = false;
 };
 
 struct SystemInfo {
@@ -72,8 +75,9 @@ public:
     // the publication) is appended to `problems`; the error is for a failed query.
     [[nodiscard]] Result<void> check(std::vector<std::string>& problems);
 
-    // START_REPLICATION ... LOGICAL start (options): for pgoutput proto_version '1',
-    // publication_names and messages; for other plugins SourceSettings::plugin_options.
+    // START_REPLICATION ... LOGICAL start (options): for pgoutput proto_version '1' (or '2' and
+    // streaming 'on' with SourceSettings::streaming), publication_names and messages; for other
+    // plugins SourceSettings::plugin_options.
     [[nodiscard]] Result<void> start(Lsn start);
 
     // Waits up to `timeout` for one message; Type::None when none came (or a signal arrived).

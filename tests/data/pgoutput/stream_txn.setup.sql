@@ -1,0 +1,3 @@
+CREATE TABLE big (id int PRIMARY KEY, note text);
+CREATE TABLE small (id int PRIMARY KEY, note text);
+CREATE PUBLICATION walbus_test FOR TABLE big, small;
