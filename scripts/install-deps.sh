@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
     build-essential cmake ninja-build pkg-config
     libpq-dev libssl-dev librdkafka-dev libsimdjson-dev libcli11-dev libspdlog-dev libyaml-cpp-dev catch2
+    libcpp-httplib-dev
     postgresql-15 postgresql-client-15 postgresql-15-wal2json
     clang-16 libclang-rt-16-dev clang-format-16
     python3
