@@ -106,7 +106,7 @@ constexpr std::array<SectionDecl, 7> kSections{{
 }};
 
 // The order here is the order of the reference documentation.
-const std::array<KeyDecl, 34> kKeys{{
+const std::array<KeyDecl, 35> kKeys{{
     {
         .name = "name",
         .field = StringField{[](Config& c) -> std::string& { return c.name; }, check_pipeline_name},
@@ -273,6 +273,21 @@ const std::array<KeyDecl, 34> kKeys{{
         .secret = false,
         .example = "200ms",
         .description = "Longest time an event waits in the sink's buffer before it is written.",
+    },
+    {
+        .name = "sink.flush_idle",
+        .field =
+            DurationField{[](Config& c) -> std::chrono::milliseconds& { return c.sink.flush_idle; },
+                          0ms, 1h},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "5ms",
+        .description = "Buffered events are written (with Kafka: a transaction is committed) as "
+                       "soon as the replication stream has been quiet this long, without waiting "
+                       "for `sink.flush_interval`: a steady trickle of changes is published within "
+                       "milliseconds, while a backlog, which streams without pauses, is still "
+                       "written in large batches. `0ms` turns this off.",
     },
     {
         .name = "sink.flush_bytes",

@@ -61,6 +61,7 @@ struct Pipeline::State {
     Checkpoint pending; // what the next flush will store
     bool has_pending = false;
     Clock::time_point first_unflushed;
+    Clock::time_point last_data; // when the stream last sent data (sink.flush_idle)
 
     CatalogRelations relations{[this](std::string_view schema, std::string_view table) {
         return describe_table(schema, table);
@@ -335,12 +336,19 @@ struct Pipeline::State {
         return store.store(cp);
     }
 
+    // Whether the stream has sent nothing for sink.flush_idle: what waits can go out at once.
+    bool stream_quiet() const {
+        return config.sink.flush_idle.count() > 0 &&
+               Clock::now() - last_data >= config.sink.flush_idle;
+    }
+
     // Makes the committed transactions durable, then stores the checkpoint past them.
     Result<void> flush(bool force) {
         if (!has_pending || in_txn) {
             return {}; // the open transaction's Commit comes first
         }
-        if (!force && !flush_due() && Clock::now() - first_unflushed < config.sink.flush_interval) {
+        if (!force && !flush_due() && Clock::now() - first_unflushed < config.sink.flush_interval &&
+            !stream_quiet()) {
             return {};
         }
         if (auto ok = commit_output(pending); !ok) {
@@ -593,6 +601,10 @@ struct Pipeline::State {
             if (has_pending) {
                 wait = std::min<Clock::duration>(wait, first_unflushed +
                                                            config.sink.flush_interval - now);
+                if (config.sink.flush_idle.count() > 0) {
+                    wait =
+                        std::min<Clock::duration>(wait, last_data + config.sink.flush_idle - now);
+                }
             }
             wait = std::max<Clock::duration>(wait, Clock::duration::zero());
             auto m = stream.next(std::chrono::duration_cast<milliseconds>(wait));
@@ -601,6 +613,7 @@ struct Pipeline::State {
             }
             bool reply = false;
             if (m->type == source::StreamMessage::Type::XLogData) {
+                last_data = Clock::now();
                 written = std::max(written, m->wal_start);
                 server_wal_end = std::max(server_wal_end, m->wal_end);
                 if (auto ok = handle(*m); !ok) {
