@@ -24,7 +24,8 @@ std::string uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view na
     return out;
 }
 
-void uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view name, std::string& out) {
+std::array<unsigned char, 16> uuid_v5_bytes(const std::array<unsigned char, 16>& ns,
+                                            std::string_view name) {
     // SHA-1's own context on the stack: the EVP interface allocates a context per digest.
     SHA_CTX ctx;
     unsigned char digest[SHA_DIGEST_LENGTH];
@@ -34,20 +35,34 @@ void uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view name, std
     SHA1_Final(digest, &ctx);
     digest[6] = static_cast<unsigned char>((digest[6] & 0x0F) | 0x50); // version 5
     digest[8] = static_cast<unsigned char>((digest[8] & 0x3F) | 0x80); // RFC 9562 variant
+    std::array<unsigned char, 16> out{};
+    std::copy_n(digest, out.size(), out.begin());
+    return out;
+}
+
+void uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view name, std::string& out) {
+    const std::array<unsigned char, 16> id = uuid_v5_bytes(ns, name);
     static constexpr char kHex[] = "0123456789abcdef";
     char text[36];
     char* p = text;
-    for (int i = 0; i < 16; ++i) {
+    for (std::size_t i = 0; i < id.size(); ++i) {
         if (i == 4 || i == 6 || i == 8 || i == 10) {
             *p++ = '-';
         }
-        *p++ = kHex[digest[i] >> 4];
-        *p++ = kHex[digest[i] & 0x0F];
+        *p++ = kHex[id[i] >> 4];
+        *p++ = kHex[id[i] & 0x0F];
     }
     out.assign(text, sizeof text);
 }
 
 namespace {
+
+// Events are reused: a field often holds, from the previous event, the text it gets again.
+void assign_if_different(std::string& out, std::string_view text) {
+    if (std::string_view(out) != text) {
+        out.assign(text);
+    }
+}
 
 RuleProblem problem_at(const RuleText& text, std::size_t offset, std::string message) {
     const int column = text.column + (text.exact ? static_cast<int>(offset) : 0);
@@ -110,6 +125,10 @@ public:
 
     bool render(const ChangeEvent& change, const pg::TypeRegistry& types, std::string& out,
                 std::string& error) {
+        if (parts_.size() == 1 && !parts_[0].expr) {
+            assign_if_different(out, parts_[0].literal);
+            return true;
+        }
         out.clear();
         for (Part& p : parts_) {
             if (!p.expr) {
@@ -165,6 +184,9 @@ struct Rule {
     std::optional<Expr> payload_value; // Outbox and Message: one expression, JSON text embedded
     std::vector<Header> headers;
     Envelope envelope = Envelope::Plain;
+    // The namespaces of its event ids and of its dead letters' (see kEventIdNamespace).
+    std::array<unsigned char, 16> id_namespace{};
+    std::array<unsigned char, 16> dead_letter_namespace{};
 };
 
 unsigned bit(Operation op) {
@@ -416,7 +438,6 @@ struct RuleSet::Impl {
     std::string payload; // scratch for payload JSON
     std::string subject;
     std::string time;
-    std::string id_name; // the name an event id is made of
     std::string table_name;
     std::shared_ptr<const Relation> table_name_of; // the relation table_name was made for
 
@@ -443,7 +464,20 @@ struct RuleSet::Impl {
              const pg::JsonOptions& options, IntegrationEvent& ev);
     void dead_letter(const Rule& rule, const ChangeEvent& change, const pg::TypeRegistry& types,
                      const pg::JsonOptions& options, IntegrationEvent& ev);
-    void event_id(std::string_view rule, const ChangeEvent& change, std::string& out);
+    // The id of an event made of `change` by the rule whose id namespace is `ns`.
+    void event_id(const std::array<unsigned char, 16>& ns, const ChangeEvent& change,
+                  std::string& out);
+    // "<commit_lsn>:<seq>" of the change being mapped, made once per change.
+    const std::string& position_of(const ChangeEvent& change) {
+        if (!position_ready) {
+            position_text(change, position);
+            position_ready = true;
+        }
+        return position;
+    }
+    std::string position;
+    bool position_ready = false;
+    std::array<unsigned char, 16> raw_namespace{};
 };
 
 std::expected<RuleSet, std::vector<RuleProblem>>
@@ -486,10 +520,15 @@ RuleSet::compile(const std::vector<RuleSpec>& rules, const MappingSpec& mapping,
         return std::unexpected(std::move(compiler.problems));
     }
     for (std::size_t i = 0; i < impl->rules.size(); ++i) {
-        if (impl->rules[i].kind == RuleKind::Message) {
+        Rule& r = impl->rules[i];
+        if (r.kind == RuleKind::Message) {
             impl->message_rules.push_back(i);
         }
+        r.id_namespace = uuid_v5_bytes(kEventIdNamespace, options.pipeline + "/" + r.name);
+        r.dead_letter_namespace =
+            uuid_v5_bytes(kEventIdNamespace, options.pipeline + "/" + r.name + "#dead-letter");
     }
+    impl->raw_namespace = uuid_v5_bytes(kEventIdNamespace, options.pipeline + "/");
     return RuleSet(std::move(impl));
 }
 
@@ -542,14 +581,9 @@ const std::vector<std::size_t>& RuleSet::Impl::rules_for(const ChangeEvent& chan
     return by_table.back().rules;
 }
 
-void RuleSet::Impl::event_id(std::string_view rule, const ChangeEvent& change, std::string& out) {
-    id_name.assign(pipeline);
-    id_name += '/';
-    position_text(change, text, '/');
-    id_name += text;
-    id_name += '/';
-    id_name += rule;
-    uuid_v5(kEventIdNamespace, id_name, out);
+void RuleSet::Impl::event_id(const std::array<unsigned char, 16>& ns, const ChangeEvent& change,
+                             std::string& out) {
+    uuid_v5(ns, position_of(change), out);
 }
 
 namespace {
@@ -564,8 +598,10 @@ void add_header(IntegrationEvent& ev, std::size_t& count, std::string_view name,
             spare.pop_back();
         }
     }
-    ev.headers[count].name.assign(name);
-    ev.headers[count].value.assign(value);
+    // A reused event mostly gets the same header names in the same places again.
+    EventHeader& h = ev.headers[count];
+    assign_if_different(h.name, name);
+    h.value.assign(value);
     ++count;
 }
 
@@ -591,7 +627,7 @@ void write_embedded(std::string& out, const Datum& d, const pg::TypeRegistry& ty
 bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeRegistry& types,
                           const pg::JsonOptions& options, IntegrationEvent& ev) {
     ev.dead_letter = false;
-    ev.rule = rule.name;
+    assign_if_different(ev.rule, rule.name);
     ev.position = change.position;
     if (!rule.event.render(change, types, ev.type, error) ||
         !rule.topic.render(change, types, ev.topic, error)) {
@@ -617,7 +653,7 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
         ev.id.clear();
         append_datum_text(ev.id, d);
     } else {
-        event_id(rule.name, change, ev.id);
+        event_id(rule.id_namespace, change, ev.id);
     }
 
     // The payload.
@@ -717,8 +753,7 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
         if (has_time) {
             add_header(ev, headers, "walbus-time", time, spare_headers);
         }
-        position_text(change, text);
-        add_header(ev, headers, "walbus-position", text, spare_headers);
+        add_header(ev, headers, "walbus-position", position_of(change), spare_headers);
         if (!subject.empty()) {
             add_header(ev, headers, "walbus-subject", subject, spare_headers);
         }
@@ -775,7 +810,7 @@ void RuleSet::Impl::raw(const ChangeEvent& change, const pg::TypeRegistry& types
     ev.rule.clear();
     ev.position = change.position;
     ev.type = "walbus.change";
-    event_id("", change, ev.id);
+    event_id(raw_namespace, change, ev.id);
     std::string unused;
     if (!raw_topic || !raw_topic->render(change, types, ev.topic, unused) || ev.topic.empty()) {
         ev.topic = "walbus.changes";
@@ -819,7 +854,7 @@ void RuleSet::Impl::dead_letter(const Rule& rule, const ChangeEvent& change,
     ev.rule = rule.name;
     ev.position = change.position;
     ev.type = "walbus.dead_letter";
-    event_id(rule.name + "#dead-letter", change, ev.id);
+    event_id(rule.dead_letter_namespace, change, ev.id);
     ev.topic = mapping.dead_letter_topic;
     ev.has_key = false;
     ev.key.clear();
@@ -843,6 +878,7 @@ void RuleSet::Impl::dead_letter(const Rule& rule, const ChangeEvent& change,
 Result<void> RuleSet::map(const ChangeEvent& change, const pg::TypeRegistry& types,
                           const pg::JsonOptions& options, std::vector<IntegrationEvent>& out) {
     Impl& s = *impl_;
+    s.position_ready = false;
     std::size_t count = 0;
     // Events beyond this change's count wait in `spare` with their storage, so that mapping
     // allocates nothing once the buffers have grown.

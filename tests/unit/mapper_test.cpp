@@ -258,6 +258,31 @@ TEST_CASE("the same change gives the same event ids; another position or rule an
     CHECK(mappers::uuid_v5(dns, "www.example.com") == "2ed6657d-e927-568b-95e1-2665a8aea6a2");
 }
 
+TEST_CASE("an event id is the documented UUID of pipeline, rule and position", "[mappers]") {
+    const fs::path dir = kMapperDir / "price_changed";
+    const auto loaded = config::load_string(read_text(dir / "config.yaml"), "config.yaml",
+                                            [](std::string_view) { return std::string("x"); });
+    PreparedConfig prepared = prepare_config(loaded, "config.yaml");
+    REQUIRE(prepared.rules);
+    ChangeReader reader;
+    const std::vector<ChangeEvent> changes = reader.read(read_text(dir / "changes.jsonl"));
+    std::vector<IntegrationEvent> events;
+    std::size_t checked = 0;
+    for (const ChangeEvent& c : changes) {
+        REQUIRE(prepared.rules->map(c, pg::TypeRegistry::builtins(), {}, events));
+        for (const IntegrationEvent& ev : events) {
+            // uuid_v5(uuid_v5(namespace, "<pipeline>/<rule>"), "<commit_lsn>:<seq>")
+            const std::string position =
+                c.position.commit_lsn.str() + ":" + std::to_string(c.position.seq);
+            const auto ns = mappers::uuid_v5_bytes(mappers::kEventIdNamespace,
+                                                   prepared.config->name + "/" + ev.rule);
+            CHECK(ev.id == mappers::uuid_v5(ns, position));
+            ++checked;
+        }
+    }
+    CHECK(checked >= 1);
+}
+
 TEST_CASE("numbers compare exactly as decimals", "[mappers]") {
     auto cmp = [](std::string_view a, std::string_view b) {
         int r = 99;

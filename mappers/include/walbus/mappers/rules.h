@@ -72,8 +72,13 @@ private:
 [[nodiscard]] std::string uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view name);
 // The same, into `out` (its storage reused).
 void uuid_v5(const std::array<unsigned char, 16>& ns, std::string_view name, std::string& out);
+// The same as 16 bytes, for use as a namespace.
+[[nodiscard]] std::array<unsigned char, 16> uuid_v5_bytes(const std::array<unsigned char, 16>& ns,
+                                                          std::string_view name);
 
-// The namespace of walbus's event ids.
+// The namespace of walbus's event ids. An event's id is uuid_v5(uuid_v5_bytes(kEventIdNamespace,
+// "<pipeline>/<rule>"), "<commit_lsn>:<seq>"), e.g. the name "0/16B3748:0" in the namespace of
+// "eshop/product_price_changed" (docs/mapping-rules.md, "Event identity").
 inline constexpr std::array<unsigned char, 16> kEventIdNamespace{
     0x5c, 0x1e, 0x7a, 0x0b, 0x93, 0x2d, 0x4f, 0x61, 0xa8, 0x3e, 0x0d, 0x47, 0xb2, 0x95, 0x6c, 0x18};
 
