@@ -79,6 +79,7 @@ constexpr std::array<std::string_view, 3> kSinkTypes{"stdout", "file", "kafka"};
 constexpr std::array<std::string_view, 2> kKafkaModes{"exactly_once", "at_least_once"};
 constexpr std::array<std::string_view, 1> kCheckpointTypes{"file"};
 constexpr std::array<std::string_view, 2> kDecoders{"pgoutput", "wal2json"};
+constexpr std::array<std::string_view, 3> kStreamingModes{"auto", "on", "off"};
 constexpr std::array<std::string_view, 2> kNumericFormats{"string", "number"};
 constexpr std::array<std::string_view, 2> kBytesFormats{"base64", "hex"};
 constexpr std::array<std::string_view, 3> kToastPolicies{"omit", "marker", "error"};
@@ -88,7 +89,7 @@ constexpr std::array<std::string_view, 2> kOnError{"stop", "dead_letter"};
 constexpr std::array<std::string_view, 3> kEnvelopes{"plain", "cloudevents-structured",
                                                      "cloudevents-binary"};
 
-constexpr std::array<SectionDecl, 7> kSections{{
+constexpr std::array<SectionDecl, 8> kSections{{
     {"source", "The PostgreSQL server walbus streams changes from, over logical replication with "
                "the `pgoutput` plugin (or `wal2json`)."},
     {"sink", "Where walbus writes the change events."},
@@ -97,6 +98,9 @@ constexpr std::array<SectionDecl, 7> kSections{{
     {"format", "How column values are written (docs/event-format.md)."},
     {"checkpoint", "Where walbus keeps the last position it has delivered, so that it resumes "
                    "there after a restart."},
+    {"metrics", "The HTTP endpoint for monitoring (docs/operations.md): Prometheus metrics at "
+                "`/metrics`, `/healthz` (the process runs) and `/readyz` (streaming, not backing "
+                "off)."},
     {"mapping", "What happens around the mapping rules (docs/mapping-rules.md): changes no rule "
                 "matches, changes a rule cannot map, the default envelope."},
     {"rules", "The mapping rules: a list of rules that turn row changes, outbox rows and "
@@ -106,7 +110,7 @@ constexpr std::array<SectionDecl, 7> kSections{{
 }};
 
 // The order here is the order of the reference documentation.
-const std::array<KeyDecl, 35> kKeys{{
+const std::array<KeyDecl, 41> kKeys{{
     {
         .name = "name",
         .field = StringField{[](Config& c) -> std::string& { return c.name; }, check_pipeline_name},
@@ -200,6 +204,62 @@ const std::array<KeyDecl, 35> kKeys{{
                        "extension). Both give the same events.",
     },
     {
+        .name = "source.streaming",
+        .field = EnumField{
+            kStreamingModes,
+            [](const Config& c) { return static_cast<std::size_t>(c.source.streaming); },
+            [](Config& c, std::size_t i) { c.source.streaming = static_cast<StreamingMode>(i); }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "off",
+        .description =
+            "Whether the server streams large transactions while they are still in progress "
+            "(pgoutput protocol version 2, `streaming 'on'`), instead of keeping them until "
+            "their commit in its own memory and `pg_replslot` spill files. walbus stages the "
+            "streamed changes (`source.staging_memory`, then `source.staging_dir`) and publishes "
+            "them at the transaction's commit, in commit order, exactly like a transaction sent "
+            "whole; rolled-back transactions and subtransactions are dropped. `auto` streams with "
+            "`pgoutput` on PostgreSQL 14 and later, and does not otherwise; `on` requires both "
+            "(walbus exits with status 2 at start when the server is older, and `on` with "
+            "`source.decoder: wal2json` is a configuration error); `off` never streams. The "
+            "server streams a transaction once its changes outgrow `logical_decoding_work_mem`.",
+    },
+    {
+        .name = "source.staging_memory",
+        .field = SizeField{[](Config& c) -> std::size_t& { return c.source.staging_memory; },
+                           1024ULL * 1024, 64ULL * 1024 * 1024 * 1024},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "256MiB",
+        .description =
+            "Memory for the changes of streamed transactions that have not committed yet, over "
+            "all of them. Beyond it, the transactions with the most bytes in memory are written "
+            "to files in `source.staging_dir` and read back at their commit, so a transaction "
+            "of any size needs at most this much memory (plus a 1 MiB read buffer). Used only "
+            "while streaming (`source.streaming`).",
+    },
+    {
+        .name = "source.staging_dir",
+        .field = StringField{[](Config& c) -> std::string& { return c.source.staging_dir; }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "/var/lib/walbus/staging",
+        .description =
+            "Directory for the files of streamed transactions that outgrow "
+            "`source.staging_memory` (`walbus-stage-<xid>.bin`, one per transaction, removed at "
+            "its commit or rollback). It needs room for the largest transactions in progress at "
+            "once. By default `checkpoint.path` followed by `.staging` (e.g. "
+            "`/var/lib/walbus/checkpoint.json.staging`), or, when `checkpoint.path` is not set, "
+            "`walbus-staging-<name>` in the system's temporary directory (`$TMPDIR`, else "
+            "`/tmp`); `walbus tail` always uses `walbus-staging-<name>-<pid>` there. Created "
+            "when missing. The files only matter while walbus runs (after a restart the server "
+            "sends unconfirmed transactions again), so walbus removes leftover ones at start: "
+            "give each pipeline its own directory.",
+    },
+    {
         .name = "source.status_interval",
         .field = DurationField{[](Config& c) -> std::chrono::milliseconds& {
                                    return c.source.status_interval;
@@ -238,6 +298,25 @@ const std::array<KeyDecl, 35> kKeys{{
         .example = "30s",
         .description = "Longest wait between two reconnection attempts; the waits grow up to "
                        "this value.",
+    },
+    {
+        .name = "source.heartbeat_interval",
+        .field = DurationField{[](Config& c) -> std::chrono::milliseconds& {
+                                   return c.source.heartbeat_interval;
+                               },
+                               0ms, 1h},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "1m",
+        .description =
+            "How often walbus writes a heartbeat into the WAL: a non-transactional logical "
+            "decoding message with the prefix `walbus.heartbeat` and the current UTC time, "
+            "written with `pg_logical_emit_message` over a separate ordinary connection. It "
+            "keeps the slot moving when the published tables are quiet while other databases or "
+            "unpublished tables write WAL, which the server could otherwise not recycle. A "
+            "failed heartbeat is logged once and retried with backoff; it never stops walbus. "
+            "`0ms` (the default) turns heartbeats off.",
     },
     {
         .name = "sink.type",
@@ -472,6 +551,27 @@ const std::array<KeyDecl, 35> kKeys{{
                        "resumes from it after a restart; keep it on persistent storage. With "
                        "`sink.type: kafka` in `exactly_once` mode the position is kept in "
                        "Kafka (`sink.kafka.progress_topic`) and this key is not used.",
+    },
+    {
+        .name = "metrics.address",
+        .field = StringField{[](Config& c) -> std::string& { return c.metrics.address; }},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "127.0.0.1",
+        .description = "Address the metrics endpoint listens on. The default keeps it to this "
+                       "machine; `0.0.0.0` (or a host's address) lets a Prometheus server "
+                       "elsewhere scrape it.",
+    },
+    {
+        .name = "metrics.port",
+        .field = CountField{[](Config& c) -> std::size_t& { return c.metrics.port; }, 0, 65535},
+        .required = Required::No,
+        .required_when = {},
+        .secret = false,
+        .example = "9550",
+        .description = "TCP port of the metrics endpoint (`/metrics`, `/healthz`, `/readyz`). "
+                       "`0`, the default, serves no endpoint.",
     },
     {
         .name = "mapping.unmatched",

@@ -849,6 +849,16 @@ private:
             config_.source.tables.empty() && (tables == nullptr || tables->ok)) {
             add(create->value, required_message(*find_key("source.tables")));
         }
+        // Streaming in-progress transactions is pgoutput's (protocol version 2).
+        const Seen* streaming = seen("source.streaming");
+        const Seen* decoder = seen("source.decoder");
+        if (streaming != nullptr && streaming->ok &&
+            config_.source.streaming == StreamingMode::On &&
+            config_.source.decoder == DecoderType::Wal2json && decoder != nullptr && decoder->ok) {
+            add(streaming->value, "source.streaming: on needs source.decoder: pgoutput (wal2json "
+                                  "cannot stream transactions in progress); set "
+                                  "source.streaming to auto or off, or use pgoutput");
+        }
     }
 
     std::string_view yaml_;

@@ -9,9 +9,14 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "logging.h"
+#include "status.h"
 #include "walbus/config/config.h"
+#include "walbus/metrics/http_server.h"
+#include "walbus/metrics/pipeline_metrics.h"
+#include "walbus/metrics/readiness.h"
 #include "walbus/pipeline/pipeline.h"
 #include "walbus/pipeline/setup.h"
 
@@ -87,6 +92,13 @@ int main(int argc, char** argv) {
     tail->add_option("--log-level", log_level, "trace, debug, info, warn, error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
+    bool status_json = false;
+    auto* status = app.add_subcommand(
+        "status", "report the replication slot, the WAL it holds back, the publication and the "
+                  "last checkpoint, read-only");
+    status->add_option("-c,--config", config_path, "configuration file (YAML)")->required();
+    status->add_flag("--json", status_json, "one JSON object instead of text");
+
     auto* doc = app.add_subcommand("config-doc",
                                    "print the configuration reference (docs/configuration.md)");
 
@@ -117,6 +129,10 @@ int main(int argc, char** argv) {
     if (!prepared) {
         return kExitConfig;
     }
+    if (status->parsed()) {
+        return walbus::app::print_status(*prepared->config, prepared->rules, status_json,
+                                         std::cout);
+    }
     if (check->parsed()) {
         std::cerr << config_path << ": ok";
         if (prepared->rules) {
@@ -143,6 +159,26 @@ int main(int argc, char** argv) {
         options.stop_at = *lsn;
     }
     install_signal_handlers();
+
+    // Metrics are counted whether or not they are served; metrics.port serves them.
+    walbus::metrics::Registry registry;
+    walbus::metrics::PipelineMetrics metrics(registry, WALBUS_VERSION);
+    walbus::metrics::Readiness readiness;
+    readiness.set_not_ready("connecting to PostgreSQL");
+    options.metrics = &metrics;
+    options.readiness = &readiness;
+    std::optional<walbus::metrics::HttpServer> server;
+    const walbus::config::MetricsConfig& mc = prepared->config->metrics;
+    if (mc.port != 0 && !options.tail) {
+        server.emplace(
+            walbus::metrics::HttpServerOptions{mc.address, static_cast<std::uint16_t>(mc.port)},
+            registry, readiness);
+        if (auto ok = server->start(); !ok) {
+            spdlog::error("metrics.port: {}", ok.error().message);
+            return kExitConfig;
+        }
+        spdlog::info("metrics at http://{}/metrics", server->address());
+    }
 
     walbus::Pipeline pipeline(std::move(*prepared->config), options);
     auto result = pipeline.run(g_stop);

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <random>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 
 #include "walbus/checkpoint/file_checkpoint_store.h"
@@ -16,10 +18,14 @@
 #include "walbus/decoders/pgoutput_decoder.h"
 #include "walbus/decoders/wal2json_decoder.h"
 #include "walbus/mappers/rules.h"
+#include "walbus/metrics/pipeline_metrics.h"
+#include "walbus/metrics/readiness.h"
 #include "walbus/pipeline/backoff.h"
+#include "walbus/pipeline/stager.h"
 #include "walbus/sink/kafka_sink.h"
 #include "walbus/sink/line_sink.h"
 #include "walbus/source/catalog.h"
+#include "walbus/source/heartbeat.h"
 #include "walbus/source/replication_stream.h"
 
 namespace walbus {
@@ -85,6 +91,31 @@ struct Pipeline::State {
     Lsn server_wal_end;
     bool stop_reached = false;
 
+    // Transactions the server streams while in progress (source.streaming): their messages are
+    // staged per toplevel xid, dropped at Stream Abort, replayed at Stream Commit.
+    bool streams_txns = false;              // the current connection asked for streaming
+    std::optional<pipeline::Stager> stager; // made by the first connection that streams
+    std::size_t block_messages = 0;         // staged in the open stream block
+    bool block_first = false;               // the open block is its transaction's first
+    source::ReplicationStream* active_stream = nullptr; // for status updates in a long replay
+
+    // Metrics: the caller's, or the pipeline's own when it gives none.
+    std::unique_ptr<metrics::Registry> own_registry;
+    std::unique_ptr<metrics::PipelineMetrics> own_metrics;
+    metrics::PipelineMetrics* meter = nullptr;
+    // Events handed to the sink, by (rule, topic), counted in events_published_total once the
+    // sink has committed them: `open` in the open transaction, `closed` in complete ones.
+    struct Published {
+        metrics::Counter* counter = nullptr;
+        std::uint64_t open = 0;
+        std::uint64_t closed = 0;
+    };
+    std::vector<Published> published_counts;
+    std::unordered_map<std::string, std::size_t> published_index; // "rule\0topic"
+    std::string published_key;
+    std::uint64_t txns_uncommitted = 0;     // complete transactions not yet committed to the sink
+    std::int64_t uncommitted_commit_us = 0; // commit time of the latest of them
+
     // Counters for the periodic progress line.
     std::uint64_t changes_total = 0;
     std::uint64_t txns_total = 0;
@@ -93,6 +124,12 @@ struct Pipeline::State {
 
     State(config::Config c, RunOptions o)
         : config(std::move(c)), options(o), store(config.checkpoint.path) {
+        meter = options.metrics;
+        if (meter == nullptr) {
+            own_registry = std::make_unique<metrics::Registry>();
+            own_metrics = std::make_unique<metrics::PipelineMetrics>(*own_registry, "");
+            meter = own_metrics.get();
+        }
         if (config.source.decoder == config::DecoderType::Wal2json) {
             decoder.emplace<decoders::Wal2jsonDecoder>(&relations);
         }
@@ -102,6 +139,17 @@ struct Pipeline::State {
                                  : pg::JsonOptions::Bytes::Base64;
         json_options.unchanged_toast_marker = config.format.toast == config::ToastPolicy::Marker;
     }
+
+    ~State() {
+        if (stager && options.tail) { // walbus tail's staging directory is its own: remove it
+            const std::string dir = stager->directory();
+            stager.reset();
+            std::error_code ec;
+            std::filesystem::remove(dir, ec);
+        }
+    }
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
 
     source::SourceSettings source_settings() const {
         source::SourceSettings s;
@@ -315,12 +363,23 @@ struct Pipeline::State {
                line_events >= config.sink.flush_events;
     }
 
+    // The Kafka transaction, timed.
+    Result<void> commit_kafka(const Checkpoint& cp) {
+        const auto t0 = Clock::now();
+        auto ok = kafka->commit(cp);
+        if (ok) {
+            meter->kafka_commit_seconds.observe(Clock::now() - t0);
+        }
+        return ok;
+    }
+
     // Makes `cp` durable with everything written before it.
     Result<void> commit_output(const Checkpoint& cp) {
         if (kafka) {
-            if (auto ok = kafka->commit(cp); !ok) {
+            if (auto ok = commit_kafka(cp); !ok) {
                 return ok;
             }
+            count_committed(false);
             if (kafka_exactly_once() || options.tail) {
                 return {};
             }
@@ -329,11 +388,79 @@ struct Pipeline::State {
         if (auto offset = sink->flush(); !offset) {
             return std::unexpected(offset.error());
         }
+        count_committed(false);
         line_events = 0;
         if (options.tail) {
             return {};
         }
         return store.store(cp);
+    }
+
+    // One event handed to the sink.
+    void count_event(std::string_view rule, std::string_view topic) {
+        published_key.assign(rule);
+        published_key.push_back('\0');
+        published_key.append(topic);
+        auto it = published_index.find(published_key);
+        if (it == published_index.end()) {
+            published_counts.push_back({&meter->events_published_total.with({rule, topic})});
+            it = published_index.emplace(published_key, published_counts.size() - 1).first;
+        }
+        ++published_counts[it->second].open;
+    }
+
+    // The sink committed what was handed to it: complete transactions, and with `slice` the
+    // open one's events so far.
+    void count_committed(bool slice) {
+        for (Published& p : published_counts) {
+            const std::uint64_t n = p.closed + (slice ? p.open : 0);
+            if (n > 0) {
+                p.counter->inc(n);
+            }
+            p.closed = 0;
+            if (slice) {
+                p.open = 0;
+            }
+        }
+        if (txns_uncommitted > 0) {
+            meter->transactions_committed_total.inc(txns_uncommitted);
+            txns_uncommitted = 0;
+            const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+            meter->replication_lag_seconds.set(
+                static_cast<double>(std::max<std::int64_t>(0, now_us - uncommitted_commit_us)) /
+                1e6);
+        }
+    }
+
+    // What was handed to the sink and not committed is taken back: the open transaction's, or
+    // everything (`all`: a Kafka transaction aborted, a new connection).
+    void count_dropped(bool all) {
+        for (Published& p : published_counts) {
+            p.open = 0;
+            if (all) {
+                p.closed = 0;
+            }
+        }
+        if (all) {
+            txns_uncommitted = 0;
+        }
+    }
+
+    // The gauges read from the state: lag in bytes (what the server has beyond the flush LSN
+    // reported) and what the stager holds.
+    void update_gauges(Lsn confirmed) {
+        meter->replication_lag_bytes.set(
+            server_wal_end > confirmed
+                ? static_cast<std::int64_t>(server_wal_end.value - confirmed.value)
+                : 0);
+        if (!in_txn && !has_pending && server_wal_end <= confirmed) {
+            meter->replication_lag_seconds.set(0); // caught up
+        }
+        meter->staged_bytes_memory.set(stager ? static_cast<std::int64_t>(stager->memory_bytes())
+                                              : 0);
+        meter->staged_bytes_disk.set(stager ? static_cast<std::int64_t>(stager->disk_bytes()) : 0);
     }
 
     // Whether the stream has sent nothing for sink.flush_idle: what waits can go out at once.
@@ -372,9 +499,10 @@ struct Pipeline::State {
         }
         Checkpoint slice = has_pending ? pending : durable;
         slice.position = txn_last;
-        if (auto ok = kafka->commit(slice); !ok) {
+        if (auto ok = commit_kafka(slice); !ok) {
             return ok;
         }
+        count_committed(true);
         durable = slice;
         pending.position = std::max(pending.position, slice.position);
         return {};
@@ -415,7 +543,8 @@ struct Pipeline::State {
     // for the client to confirm everything it sent).
     Lsn confirmable_lsn() const {
         // With a stop point, transactions past it are read but not written: never confirm them.
-        if (in_txn || has_pending || options.stop_at) {
+        // A staged streamed transaction's changes come before its commit: they are in flight.
+        if (in_txn || has_pending || options.stop_at || staging_open()) {
             return durable.end_lsn;
         }
         return std::max(durable.end_lsn, server_wal_end);
@@ -427,6 +556,12 @@ struct Pipeline::State {
         if (auto ok = decode(m); !ok) {
             return ok;
         }
+        return apply(m.wal_start);
+    }
+
+    // Handles `message`, just decoded from the WAL at `wal_start`: from the stream, or replayed
+    // from the Stager (a streamed transaction's messages take the same path as any other's).
+    Result<void> apply(Lsn wal_start) {
         if (catalog_error) {
             Error e = *catalog_error;
             catalog_error.reset();
@@ -438,6 +573,20 @@ struct Pipeline::State {
             }
         }
         switch (message.kind) {
+        case decoders::MessageKind::StreamStart:
+            block_messages = 0;
+            block_first = message.first_segment;
+            break;
+        case decoders::MessageKind::Streamed: return stage(wal_start);
+        case decoders::MessageKind::StreamStop:
+            spdlog::debug("stream block of transaction {}{}: {} messages staged; staging holds {} "
+                          "transactions, {} bytes in memory and {} on disk",
+                          message.xid, block_first ? " (its first)" : "", block_messages,
+                          stager ? stager->transactions() : 0, stager ? stager->memory_bytes() : 0,
+                          stager ? stager->disk_bytes() : 0);
+            break;
+        case decoders::MessageKind::StreamAbort: return abort_streamed();
+        case decoders::MessageKind::StreamCommit: return commit_streamed();
         case decoders::MessageKind::Begin:
             if (past_stop(message.commit_lsn)) {
                 // Committed after the stop point: not this run's to write.
@@ -453,6 +602,12 @@ struct Pipeline::State {
         case decoders::MessageKind::Commit:
             in_txn = false;
             ++txns_total;
+            ++txns_uncommitted;
+            uncommitted_commit_us = message.commit_time_us;
+            for (Published& p : published_counts) {
+                p.closed += p.open;
+                p.open = 0;
+            }
             // Resent transactions wholly at or before the checkpoint only move end_lsn.
             mark_pending(txn_wrote ? txn_last : pending.position, message.end_lsn);
             break;
@@ -466,7 +621,13 @@ struct Pipeline::State {
                     stop_reached = true;
                     continue;
                 }
+                if (own_unit && c.prefix == source::Heartbeat::kPrefix) {
+                    // walbus's own heartbeat (source.heartbeat_interval): it only moves the
+                    // server's WAL end, which an idle pipeline confirms.
+                    continue;
+                }
                 ++changes_total;
+                meter->changes_received_total.inc();
                 if (config.format.toast == config::ToastPolicy::Error) {
                     if (auto ok = check_toast(c); !ok) {
                         return ok;
@@ -499,6 +660,123 @@ struct Pipeline::State {
         return {};
     }
 
+    decoders::PgoutputDecoder* pgoutput() {
+        return std::get_if<decoders::PgoutputDecoder>(&decoder);
+    }
+
+    // A streamed transaction is staged, or a stream block is open: changes that lie before
+    // their (future) commit, behind the WAL end the server reports.
+    bool staging_open() const {
+        const auto* d = std::get_if<decoders::PgoutputDecoder>(&decoder);
+        return (stager && stager->transactions() > 0) || (d != nullptr && d->in_stream());
+    }
+
+    Result<void> need_stager() const {
+        if (!stager) {
+            return fail(ErrorCode::Protocol, "the server sent a streamed transaction (at LSN " +
+                                                 written.str() +
+                                                 ") on a connection that did not ask for one");
+        }
+        return {};
+    }
+
+    // A message of a stream block: kept until its transaction's Stream Commit or Abort.
+    Result<void> stage(Lsn wal_start) {
+        if (auto ok = need_stager(); !ok) {
+            return ok;
+        }
+        // Descriptions survive a subtransaction's rollback: pgoutput does not send them again.
+        const bool schema = message.streamed_kind == decoders::MessageKind::Relation ||
+                            message.streamed_kind == decoders::MessageKind::Type ||
+                            message.streamed_kind == decoders::MessageKind::Origin;
+        ++block_messages;
+        return stager->append(message.xid, message.subxid, wal_start, message.streamed,
+                              schema ? pipeline::Stager::Kind::Schema
+                                     : pipeline::Stager::Kind::Change);
+    }
+
+    // Stream Abort: the transaction (subxid == xid) or one of its subtransactions rolled back.
+    Result<void> abort_streamed() {
+        if (auto ok = need_stager(); !ok) {
+            return ok;
+        }
+        if (message.subxid == message.xid) {
+            spdlog::debug("streamed transaction {} rolled back; its staged messages are dropped",
+                          message.xid);
+        } else {
+            spdlog::debug("subtransaction {} of streamed transaction {} rolled back; its staged "
+                          "changes are dropped",
+                          message.subxid, message.xid);
+        }
+        return stager->abort_sub(message.xid, message.subxid);
+    }
+
+    // Stream Commit: the staged messages go through the decoder again as one transaction
+    // (Begin, the messages in their order, Commit) and are handled like any transaction's: the
+    // same mapping, slices and checkpoint, and the same skip of what a previous run published.
+    Result<void> commit_streamed() {
+        if (auto ok = need_stager(); !ok) {
+            return ok;
+        }
+        decoders::PgoutputDecoder* d = pgoutput();
+        const Xid xid = message.xid;
+        const Lsn commit_lsn = message.commit_lsn;
+        if (past_stop(commit_lsn)) {
+            stop_reached = true; // committed after the stop point: not this run's to write
+            return stager->abort(xid);
+        }
+        const std::size_t disk_bytes = stager->disk_bytes();
+        if (auto ok =
+                d->begin_replay(xid, commit_lsn, message.end_lsn, message.commit_time_us, message);
+            !ok) {
+            (void)stager->abort(xid);
+            return ok;
+        }
+        if (auto ok = apply(Lsn{}); !ok) { // the Begin
+            (void)stager->abort(xid);
+            return ok;
+        }
+        const std::uint64_t written_before = changes_total;
+        std::uint64_t replayed = 0;
+        std::uint64_t changes = 0;
+        auto next_status = Clock::now() + config.source.status_interval;
+        auto replay = stager->replay(xid, [&](Lsn lsn, std::string_view bytes) -> Result<void> {
+            if (auto ok = d->decode(bytes, lsn, message); !ok) {
+                return ok;
+            }
+            changes += message.changes.size();
+            if (auto ok = apply(lsn); !ok) {
+                return ok;
+            }
+            // A replay can take a while: keep the server's wal_sender_timeout from firing.
+            if (++replayed % 1024 == 0 && Clock::now() >= next_status && active_stream != nullptr) {
+                if (auto ok = active_stream->send_status(written, confirmable_lsn(), false); !ok) {
+                    return ok;
+                }
+                next_status = Clock::now() + config.source.status_interval;
+                log_progress(false);
+            }
+            return {};
+        });
+        if (!replay) {
+            return replay;
+        }
+        if (auto ok = d->end_replay(message); !ok) {
+            return ok;
+        }
+        if (auto ok = apply(Lsn{}); !ok) { // the Commit
+            return ok;
+        }
+        const std::uint64_t published = changes_total - written_before;
+        spdlog::info("streamed transaction {} committed at {}: {} changes{}{}", xid,
+                     commit_lsn.str(), changes,
+                     published < changes
+                         ? " (" + std::to_string(changes - published) + " published before)"
+                         : std::string(),
+                     disk_bytes > 0 ? ", staged partly on disk" : "");
+        return {};
+    }
+
     // Writes one change: as its mapped events when there are rules, else as a change event.
     Result<void> write_change(const ChangeEvent& c) {
         line.clear();
@@ -507,6 +785,7 @@ struct Pipeline::State {
             line.push_back('\n');
             sink->append(line);
             ++line_events;
+            count_event({}, {});
             return {};
         }
         if (auto ok = options.rules->map(c, types, json_options, events); !ok) {
@@ -517,6 +796,7 @@ struct Pipeline::State {
                 spdlog::warn("rule {} could not map the change at {}:{}; sent to {}", ev.rule,
                              c.position.commit_lsn.str(), c.position.seq, ev.topic);
             }
+            count_event(ev.rule, ev.topic);
             if (kafka) {
                 if (auto ok = kafka->produce(ev); !ok) {
                     return ok;
@@ -538,6 +818,9 @@ struct Pipeline::State {
     // the server sends it again from its Begin.
     Result<void> abandon_transaction() {
         reset_decoder_transaction();
+        if (stager) {
+            stager->clear(); // streamed transactions too: the server streams them again
+        }
         if (!in_txn) {
             return {};
         }
@@ -547,14 +830,78 @@ struct Pipeline::State {
             // server send everything after the durable position again.
             pending = durable;
             has_pending = false;
+            count_dropped(true);
             return kafka->abort();
         }
+        count_dropped(false);
         return sink->rewind(txn_mark);
+    }
+
+    // source.staging_dir, or its default (see its description in config/key_table.cpp).
+    std::string staging_directory() const {
+        std::error_code ec;
+        std::filesystem::path temp = std::filesystem::temp_directory_path(ec);
+        if (ec) {
+            temp = "/tmp";
+        }
+        if (options.tail) { // its own: a running pipeline's leftover clean-up must not meet it
+            return (temp / ("walbus-staging-" + config.name + "-" + std::to_string(::getpid())))
+                .string();
+        }
+        if (!config.source.staging_dir.empty()) {
+            return config.source.staging_dir;
+        }
+        if (!config.checkpoint.path.empty()) {
+            return config.checkpoint.path + ".staging";
+        }
+        return (temp / ("walbus-staging-" + config.name)).string();
+    }
+
+    // source.streaming for the server at the other end of `conn`: `auto` streams with pgoutput
+    // from PostgreSQL 14 on. The Stager is made (leftover files removed) the first time.
+    Result<void> choose_streaming(source::ReplicationStream& conn) {
+        const bool is_pgoutput = config.source.decoder == config::DecoderType::Pgoutput;
+        const int version = conn.system().server_version;
+        switch (config.source.streaming) {
+        case config::StreamingMode::Off: streams_txns = false; break;
+        case config::StreamingMode::Auto: streams_txns = is_pgoutput && version >= 140000; break;
+        case config::StreamingMode::On:
+            if (!is_pgoutput) {
+                return fail(
+                    ErrorCode::Config,
+                    "source.streaming: on needs source.decoder: pgoutput (wal2json cannot "
+                    "stream transactions in progress); set source.streaming to auto or off");
+            }
+            if (version < 140000) {
+                return fail(ErrorCode::Config,
+                            "source.streaming is on, but the server is PostgreSQL " +
+                                std::to_string(version / 10000) + "." +
+                                std::to_string(version % 10000) +
+                                ", and streaming transactions in progress needs PostgreSQL 14 or "
+                                "later; set source.streaming to auto or off");
+            }
+            streams_txns = true;
+            break;
+        }
+        conn.set_streaming(streams_txns);
+        if (streams_txns && !stager) {
+            auto created =
+                pipeline::Stager::create(staging_directory(), config.source.staging_memory);
+            if (!created) {
+                return std::unexpected(created.error());
+            }
+            stager.emplace(std::move(*created));
+            spdlog::info("large transactions are streamed while in progress; staged in up to {} "
+                         "bytes of memory, then in {}",
+                         config.source.staging_memory, stager->directory());
+        }
+        return {};
     }
 
     // One connection's life: connect, prepare, stream until stopped or failed. Committed
     // transactions are flushed and checkpointed before returning, whatever the outcome.
     Result<void> stream_once(const std::atomic<bool>& stop, bool& streaming) {
+        count_dropped(true); // a new connection: the server sends again what was not committed
         if (config.sink.type == config::SinkType::Kafka && !options.tail) {
             if (auto ok = resync_kafka(); !ok) {
                 return ok;
@@ -565,6 +912,9 @@ struct Pipeline::State {
             return std::unexpected(conn.error());
         }
         auto& stream = **conn;
+        if (auto ok = choose_streaming(stream); !ok) {
+            return ok;
+        }
         if (auto ok = stream.prepare(); !ok) {
             return ok;
         }
@@ -572,11 +922,16 @@ struct Pipeline::State {
             return ok;
         }
         streaming = true;
+        if (options.readiness != nullptr) {
+            options.readiness->set_ready();
+        }
         spdlog::info("streaming slot {} of database {} from LSN {} (server {}, system {})",
                      config.source.slot, stream.system().database, durable.end_lsn.str(),
                      stream.system().server_version, stream.system().system_id);
 
+        active_stream = &stream;
         auto result = pump(stream, stop);
+        active_stream = nullptr;
         auto flushed = abandon_transaction();
         if (flushed) {
             flushed = flush(true);
@@ -613,6 +968,7 @@ struct Pipeline::State {
             }
             bool reply = false;
             if (m->type == source::StreamMessage::Type::XLogData) {
+                meter->bytes_received_total.inc(m->data.size());
                 last_data = Clock::now();
                 written = std::max(written, m->wal_start);
                 server_wal_end = std::max(server_wal_end, m->wal_end);
@@ -633,9 +989,11 @@ struct Pipeline::State {
                 return ok;
             }
             if (reply || Clock::now() >= next_status) {
-                if (auto ok = stream.send_status(written, confirmable_lsn(), reply); !ok) {
+                const Lsn confirmed = confirmable_lsn();
+                if (auto ok = stream.send_status(written, confirmed, reply); !ok) {
                     return ok;
                 }
+                update_gauges(confirmed);
                 next_status = Clock::now() + config.source.status_interval;
             }
             log_progress(false);
@@ -658,16 +1016,32 @@ Result<void> Pipeline::run(const std::atomic<bool>& stop) {
         return fail(ErrorCode::Internal, "the Kafka sink needs compiled rules (prepare_config "
                                          "makes raw-event rules when there are none)");
     }
+    // source.heartbeat_interval: a message on a normal connection now and then, so that even a
+    // database without traffic sends something that moves the slot.
+    std::optional<source::Heartbeat> heartbeat;
+    if (!st.options.tail && st.config.source.heartbeat_interval.count() > 0) {
+        heartbeat.emplace(st.source_settings(), st.config.source.heartbeat_interval,
+                          source::Heartbeat::Callbacks{
+                              .on_failure =
+                                  [](const Error& e) {
+                                      spdlog::warn("heartbeat failed: {}; retrying with backoff",
+                                                   e.message);
+                                  },
+                              .on_recovery = [] { spdlog::info("heartbeat written again"); }},
+                          st.config.source.reconnect_backoff_max);
+        heartbeat->start();
+    }
     Backoff backoff(milliseconds{100}, st.config.source.reconnect_backoff_max,
                     std::random_device{}());
-    std::optional<Clock::time_point> failing_since;
+    Clock::time_point failing_since; // when the current streak of failures began
+    bool failing = false;
     bool ever_streamed = false;
     while (true) {
         bool streaming = false;
         auto result = st.stream_once(stop, streaming);
         if (streaming) {
             ever_streamed = true;
-            failing_since.reset();
+            failing = false;
             backoff.reset();
         }
         if (result) {
@@ -678,6 +1052,10 @@ Result<void> Pipeline::run(const std::atomic<bool>& stop) {
             return {};
         }
         const Error& e = result.error();
+        st.meter->errors(e.code).inc();
+        if (st.options.readiness != nullptr) {
+            st.options.readiness->set_not_ready("backing off after: " + e.message);
+        }
         // Before walbus has streamed once, only a slot still held by another process is worth
         // waiting for; anything else is a set-up problem the user must see at once.
         bool retry = is_retriable(e.code) &&
@@ -688,10 +1066,11 @@ Result<void> Pipeline::run(const std::atomic<bool>& stop) {
             return result;
         }
         auto now = Clock::now();
-        if (!failing_since) {
+        if (!failing) {
+            failing = true;
             failing_since = now;
         }
-        if (now - *failing_since >= st.config.source.reconnect_timeout) {
+        if (now - failing_since >= st.config.source.reconnect_timeout) {
             return fail(e.code, "gave up after retrying for " +
                                     std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                                        st.config.source.reconnect_timeout)
@@ -699,6 +1078,7 @@ Result<void> Pipeline::run(const std::atomic<bool>& stop) {
                                     "s (source.reconnect_timeout): " + e.message);
         }
         auto delay = backoff.next();
+        st.meter->reconnects_total.inc();
         spdlog::warn("{}; retrying in {} ms", e.message, delay.count());
         auto until = Clock::now() + delay;
         while (Clock::now() < until) {

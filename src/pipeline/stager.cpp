@@ -16,6 +16,10 @@ namespace {
 // Record: payload length (4 bytes), subxid (4), LSN (8), kind (1), payload; host byte order.
 constexpr std::size_t kHeaderBytes = 17;
 constexpr std::size_t kReadChunk = std::size_t{1} << 20;
+// Chunks of a transaction's in-memory records: the first small, each next one twice the last,
+// up to this size.
+constexpr std::size_t kFirstChunk = std::size_t{4} << 10;
+constexpr std::size_t kMaxChunk = std::size_t{1} << 20;
 
 struct RecordHeader {
     std::uint32_t length = 0;
@@ -136,15 +140,22 @@ Result<void> Stager::append(Xid xid, Xid subxid, Lsn lsn, std::string_view bytes
                                              std::to_string(xid));
     }
     Txn& txn = txns_[xid];
-    put_header(txn.memory,
-               RecordHeader{static_cast<std::uint32_t>(bytes.size()), subxid, lsn, kind});
-    txn.memory.append(bytes);
-    memory_bytes_ += kHeaderBytes + bytes.size();
+    const std::size_t size = kHeaderBytes + bytes.size();
+    if (txn.memory.empty() || txn.memory.back().capacity() - txn.memory.back().size() < size) {
+        const std::size_t last = txn.memory.empty() ? 0 : txn.memory.back().capacity();
+        txn.memory.emplace_back().reserve(
+            std::max(size, std::min(kMaxChunk, std::max(kFirstChunk, 2 * last))));
+    }
+    std::string& chunk = txn.memory.back();
+    put_header(chunk, RecordHeader{static_cast<std::uint32_t>(bytes.size()), subxid, lsn, kind});
+    chunk.append(bytes);
+    txn.memory_size += size;
+    memory_bytes_ += size;
     while (memory_bytes_ > budget_) {
         // The transaction with the most bytes in memory: the fewest, largest writes.
         auto largest =
             std::max_element(txns_.begin(), txns_.end(), [](const auto& a, const auto& b) {
-                return a.second.memory.size() < b.second.memory.size();
+                return a.second.memory_size < b.second.memory_size;
             });
         if (auto ok = spill(largest->first, largest->second); !ok) {
             return ok;
@@ -161,22 +172,26 @@ Result<void> Stager::spill(Xid xid, Txn& txn) {
             return io_error("cannot create spill file", path, errno);
         }
     }
-    if (auto ok = write_all(txn.fd, txn.memory, path); !ok) {
-        // Keep the file what it was (the records stay in memory) so the transaction stays whole.
-        if (::ftruncate(txn.fd, static_cast<off_t>(txn.file_bytes)) == 0) {
-            (void)::lseek(txn.fd, static_cast<off_t>(txn.file_bytes), SEEK_SET);
+    for (const std::string& chunk : txn.memory) {
+        if (auto ok = write_all(txn.fd, chunk, path); !ok) {
+            // Keep the file what it was (the records stay in memory) so the transaction stays
+            // whole.
+            if (::ftruncate(txn.fd, static_cast<off_t>(txn.file_bytes)) == 0) {
+                (void)::lseek(txn.fd, static_cast<off_t>(txn.file_bytes), SEEK_SET);
+            }
+            return ok;
         }
-        return ok;
     }
-    txn.file_bytes += txn.memory.size();
-    disk_bytes_ += txn.memory.size();
-    memory_bytes_ -= txn.memory.size();
-    std::string().swap(txn.memory); // give the memory back, not just the size
+    txn.file_bytes += txn.memory_size;
+    disk_bytes_ += txn.memory_size;
+    memory_bytes_ -= txn.memory_size;
+    txn.memory_size = 0;
+    std::vector<std::string>().swap(txn.memory); // give the memory back, not just the size
     return {};
 }
 
 Result<void> Stager::release(Xid xid, Txn& txn) {
-    memory_bytes_ -= txn.memory.size();
+    memory_bytes_ -= txn.memory_size;
     disk_bytes_ -= txn.file_bytes;
     if (txn.fd < 0) {
         return {};
@@ -209,22 +224,24 @@ Result<void> Stager::abort_sub(Xid xid, Xid subxid) {
         return {};
     }
     Txn& txn = it->second;
-    // In memory: move the records that stay down over the ones that go.
-    std::string& mem = txn.memory;
-    std::size_t kept = 0;
-    for (std::size_t pos = 0; pos < mem.size();) {
-        RecordHeader h = get_header(mem.data() + pos);
-        const std::size_t size = kHeaderBytes + h.length;
-        if (h.subxid != subxid || h.kind == Kind::Schema) {
-            if (kept != pos) {
-                std::memmove(mem.data() + kept, mem.data() + pos, size);
+    // In memory: in each chunk, move the records that stay down over the ones that go.
+    for (std::string& mem : txn.memory) {
+        std::size_t kept = 0;
+        for (std::size_t pos = 0; pos < mem.size();) {
+            RecordHeader h = get_header(mem.data() + pos);
+            const std::size_t size = kHeaderBytes + h.length;
+            if (h.subxid != subxid || h.kind == Kind::Schema) {
+                if (kept != pos) {
+                    std::memmove(mem.data() + kept, mem.data() + pos, size);
+                }
+                kept += size;
             }
-            kept += size;
+            pos += size;
         }
-        pos += size;
+        memory_bytes_ -= mem.size() - kept;
+        txn.memory_size -= mem.size() - kept;
+        mem.resize(kept);
     }
-    memory_bytes_ -= mem.size() - kept;
-    mem.resize(kept);
     // In the file: skipped at replay.
     if (txn.file_bytes > 0) {
         txn.aborted_in_file[subxid] = txn.file_bytes;
@@ -303,14 +320,16 @@ Result<void> Stager::replay(Xid xid, const Visit& each) {
             begin += size;
         }
         // Then memory, which holds what came after.
-        for (std::size_t pos = 0; pos < txn.memory.size();) {
-            RecordHeader h = get_header(txn.memory.data() + pos);
-            if (auto ok =
-                    each(h.lsn, std::string_view(txn.memory).substr(pos + kHeaderBytes, h.length));
-                !ok) {
-                return ok;
+        for (const std::string& mem : txn.memory) {
+            for (std::size_t pos = 0; pos < mem.size();) {
+                RecordHeader h = get_header(mem.data() + pos);
+                if (auto ok =
+                        each(h.lsn, std::string_view(mem).substr(pos + kHeaderBytes, h.length));
+                    !ok) {
+                    return ok;
+                }
+                pos += kHeaderBytes + h.length;
             }
-            pos += kHeaderBytes + h.length;
         }
         return {};
     };

@@ -306,6 +306,10 @@ Result<void> ReplicationStream::prepare_publication(
     return {};
 }
 
+void ReplicationStream::set_streaming(bool on) {
+    impl_->settings.streaming = on;
+}
+
 Result<void> ReplicationStream::start(Lsn start) {
     auto& c = *impl_;
     std::string sql =

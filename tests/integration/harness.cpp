@@ -237,6 +237,9 @@ fs::path write_config(const TempDir& dir, const TestDb& db, const ConfigOptions&
     f << o.extra_source;
     f << "sink:\n  type: file\n  path: " << (dir / "events.jsonl").string() << "\n";
     f << "  flush_interval: " << o.flush_interval << "\n";
+    if (!o.flush_idle.empty()) {
+        f << "  flush_idle: " << o.flush_idle << "\n";
+    }
     f << "  flush_bytes: " << o.flush_bytes << "\n";
     f << "checkpoint:\n  type: file\n  path: " << (dir / "checkpoint").string() << "\n";
     return path;

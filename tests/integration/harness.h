@@ -120,6 +120,7 @@ struct ConfigOptions {
     std::string dsn;          // default: the test database's DSN
     std::string extra_source; // more YAML lines under source:, indented by 2
     std::string flush_interval = "50ms";
+    std::string flush_idle; // sink.flush_idle; empty: the default
     std::string flush_bytes = "4MiB";
 };
 inline ConfigOptions with_tables(std::vector<std::string> tables) {

@@ -15,6 +15,8 @@ namespace walbus::config {
 enum class SinkType { Stdout, File, Kafka };
 enum class KafkaMode { ExactlyOnce, AtLeastOnce };
 enum class DecoderType { Pgoutput, Wal2json };
+// source.streaming: pgoutput protocol version 2, transactions streamed while in progress.
+enum class StreamingMode { Auto, On, Off };
 enum class NumericFormat { String, Number };
 enum class BytesFormat { Base64, Hex };
 enum class ToastPolicy { Omit, Marker, Error };
@@ -28,9 +30,13 @@ struct SourceConfig {
     bool create_slot = true;
     bool create_publication = false;
     DecoderType decoder = DecoderType::Pgoutput;
+    StreamingMode streaming = StreamingMode::Auto;
+    std::size_t staging_memory = 64 * 1024 * 1024; // memory for streamed transactions
+    std::string staging_dir; // empty: checkpoint.path + ".staging", else under the temp dir
     std::chrono::milliseconds status_interval{10'000};
     std::chrono::milliseconds reconnect_timeout{300'000};
     std::chrono::milliseconds reconnect_backoff_max{30'000};
+    std::chrono::milliseconds heartbeat_interval{0}; // 0: no heartbeat messages
 };
 
 // One entry of a map of strings (sink.kafka.properties), with its place in the file.
@@ -73,12 +79,19 @@ struct CheckpointConfig {
     std::string path; // required
 };
 
+// The HTTP endpoint of Prometheus metrics, /healthz and /readyz (docs/operations.md).
+struct MetricsConfig {
+    std::string address = "127.0.0.1";
+    std::size_t port = 0; // 0: no endpoint
+};
+
 struct Config {
     std::string name = "walbus"; // pipeline name
     SourceConfig source;
     SinkConfig sink;
     FormatConfig format;
     CheckpointConfig checkpoint;
+    MetricsConfig metrics;
     MappingSpec mapping;
     bool has_rules = false; // a `rules` list is present (it may be empty)
     std::vector<RuleSpec> rules;

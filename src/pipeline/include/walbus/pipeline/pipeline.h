@@ -11,6 +11,10 @@
 namespace walbus::mappers {
 class RuleSet;
 }
+namespace walbus::metrics {
+struct PipelineMetrics;
+class Readiness;
+} // namespace walbus::metrics
 
 namespace walbus {
 
@@ -22,6 +26,10 @@ struct RunOptions {
     bool tail = false;
     // Stop (cleanly, checkpoint stored) once everything up to this LSN has been written.
     std::optional<Lsn> stop_at;
+    // Where the pipeline counts what it does and says whether it is streaming (the metrics
+    // endpoint's /metrics and /readyz). Both outlive the pipeline; without them it keeps its own.
+    metrics::PipelineMetrics* metrics = nullptr;
+    metrics::Readiness* readiness = nullptr;
 };
 
 // Wires source → decoder → transaction assembly → sink → checkpoint, and runs until asked to

@@ -20,8 +20,10 @@ namespace walbus::pipeline {
 // Memory is bounded: `memory_budget` bytes over all staged transactions (each message counts
 // its bytes plus a 17-byte record header; replaying from a file adds one 1 MiB read buffer). When
 // an append goes beyond it, the transactions with the most bytes in memory are written to their
-// spill file, `walbus-stage-<xid>.bin` in `dir` (one write per spill: the in-memory part is the
-// write buffer), until the rest fits. So a transaction is a prefix in its file followed by a suffix
+// spill file, `walbus-stage-<xid>.bin` in `dir` (the in-memory part is the write buffer), until
+// the rest fits. The in-memory part is kept in chunks of at most 1 MiB (a larger message has one
+// of its own) that never move once written, so growing it copies nothing and memory stays within
+// the budget plus one chunk. So a transaction is a prefix in its file followed by a suffix
 // in memory, and replay reads both in the order of the appends. Files hold length-prefixed records
 // in host byte order: they only live as long as the process (the server resends unconfirmed
 // transactions after a restart), so creating a Stager removes every `walbus-stage-*.bin` in `dir`
@@ -80,8 +82,10 @@ public:
 
 private:
     struct Txn {
-        std::string memory; // records not yet spilled
-        int fd = -1;        // the spill file, once there is one
+        // Records not yet spilled, in chunks; a record never spans two.
+        std::vector<std::string> memory;
+        std::size_t memory_size = 0; // bytes in `memory`
+        int fd = -1;                 // the spill file, once there is one
         std::size_t file_bytes = 0;
         // Aborted subtransactions: their Change records in the file before this offset are
         // skipped at replay.

@@ -79,6 +79,9 @@ public:
     // streaming 'on' with SourceSettings::streaming), publication_names and messages; for other
     // plugins SourceSettings::plugin_options.
     [[nodiscard]] Result<void> start(Lsn start);
+    // Overrides SourceSettings::streaming for start(), once the server's version is known
+    // (system().server_version): protocol version 2 needs PostgreSQL 14 or later.
+    void set_streaming(bool on);
 
     // Waits up to `timeout` for one message; Type::None when none came (or a signal arrived).
     [[nodiscard]] Result<StreamMessage> next(std::chrono::milliseconds timeout);
