@@ -377,7 +377,10 @@ TEST_CASE("large_txn: kafka, kill -9 while a streamed transaction is published i
         }
     }
     CHECK(out_of_place == 0);
-    // The killed instance's open Kafka transaction was aborted: its events are in the log,
-    // invisible to read_committed.
-    CHECK(read_topic(topic, 1, "read_uncommitted").size() > static_cast<std::size_t>(kRows));
+    // The killed instance's open Kafka transaction, if it had produced into one, was aborted:
+    // its events stay in the log, invisible to read_committed. (A kill between a commit and the
+    // next event leaves none, so only "no fewer" holds every time.)
+    const std::size_t in_log = read_topic(topic, 1, "read_uncommitted").size();
+    INFO("records in the log, aborted ones included: " << in_log);
+    CHECK(in_log >= static_cast<std::size_t>(kRows));
 }
