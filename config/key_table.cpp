@@ -284,7 +284,9 @@ const std::array<KeyDecl, 41> kKeys{{
         .secret = false,
         .example = "5m",
         .description = "How long walbus keeps trying to reconnect after losing the server "
-                       "before it gives up and exits with an error.",
+                       "before it gives up and exits with an error. A slot in use by another "
+                       "process does not count: a standby instance waits for it as long as it "
+                       "takes.",
     },
     {
         .name = "source.reconnect_backoff_max",

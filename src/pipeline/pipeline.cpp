@@ -1070,7 +1070,10 @@ Result<void> Pipeline::run(const std::atomic<bool>& stop) {
             failing = true;
             failing_since = now;
         }
-        if (now - failing_since >= st.config.source.reconnect_timeout) {
+        // A slot in use is what a standby instance waits for, however long the active one
+        // runs: it is not a failure that source.reconnect_timeout gives up on.
+        if (e.code != ErrorCode::SlotInUse &&
+            now - failing_since >= st.config.source.reconnect_timeout) {
             return fail(e.code, "gave up after retrying for " +
                                     std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                                        st.config.source.reconnect_timeout)

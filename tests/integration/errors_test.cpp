@@ -160,7 +160,9 @@ TEST_CASE("invalid configuration exits 2 with file:line:col", "[errors]") {
     CHECK(contains(r.out, "check"));
 }
 
-TEST_CASE("a slot in use by another process is reported and retried", "[errors]") {
+TEST_CASE("a slot in use is reported and waited for: a standby takes over when the active "
+          "instance dies",
+          "[errors]") {
     TestDb db("err_inuse");
     db.conn().exec("CREATE TABLE t (id int PRIMARY KEY)");
     TempDir dir;
@@ -171,16 +173,40 @@ TEST_CASE("a slot in use by another process is reported and retried", "[errors]"
     Walbus first({"run", "-c", config.string()}, dir / "first.out", dir / "first.err");
     REQUIRE(slot_becomes_active(db));
 
+    // The standby: reconnect_timeout is far shorter than the wait, which must not end it.
     TempDir dir2;
-    o.extra_source = "  reconnect_timeout: 2s\n";
-    auto r = run_walbus({"run", "-c", write_config(dir2, db, o).string()}, dir2);
-    CHECK(r.code == 1);
-    CHECK(contains(r.err, "replication slot \"" + db.name() + "\" is in use by another process"));
-    CHECK(contains(r.err, "retrying in"));
-    CHECK(contains(r.err, "gave up after retrying for 2s (source.reconnect_timeout)"));
-    CHECK(first.running());
-    first.signal(SIGTERM);
-    CHECK(first.wait() == 0);
+    o.extra_source = "  reconnect_timeout: 1s\n  reconnect_backoff_max: 300ms\n";
+    Walbus standby({"run", "-c", write_config(dir2, db, o).string()}, dir2 / "w.out",
+                   dir2 / "w.err");
+    REQUIRE(
+        eventually([&] { return contains(standby.stderr_text(), "is in use by another process"); },
+                   std::chrono::seconds(10)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    INFO("standby stderr:\n" << standby.stderr_text());
+    CHECK(contains(standby.stderr_text(),
+                   "replication slot \"" + db.name() + "\" is in use by another process"));
+    CHECK(contains(standby.stderr_text(), "retrying in"));
+    REQUIRE(standby.running()); // still waiting, past reconnect_timeout
+    REQUIRE(first.running());
+
+    // The active instance dies; the standby gets the slot and publishes what follows.
+    first.signal(SIGKILL);
+    CHECK(first.wait() == 128 + SIGKILL);
+    REQUIRE(eventually([&] { return contains(standby.stderr_text(), "streaming slot"); },
+                       std::chrono::seconds(15)));
+    db.conn().exec("INSERT INTO t VALUES (7)");
+    REQUIRE(eventually(
+        [&] {
+            for (const auto& ev : parse_events(dir2 / "events.jsonl")) {
+                if (ev.after && ev.after->at("id") == "7") {
+                    return true;
+                }
+            }
+            return false;
+        },
+        std::chrono::seconds(15)));
+    standby.signal(SIGTERM);
+    CHECK(standby.wait() == 0);
 }
 
 TEST_CASE("the server going away: reconnect, then give up after reconnect_timeout", "[errors]") {
