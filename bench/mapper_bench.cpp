@@ -214,16 +214,15 @@ struct Bench {
     walbus::pg::TypeRegistry types; // the built-in types, as the pipeline starts with
     walbus::pg::JsonOptions options;
     // Reused across passes, as the pipeline reuses its own.
-    std::vector<walbus::IntegrationEvent> events;
     std::string line;
 };
 
 std::uint64_t event_bytes(const walbus::IntegrationEvent& ev) {
     std::uint64_t n = ev.id.size() + ev.type.size() + ev.topic.size() + ev.key.size() +
                       ev.value.size() + ev.rule.size();
-    for (const walbus::EventHeader& h : ev.headers) {
-        n += h.name.size() + h.value.size();
-    }
+    walbus::for_each_header(ev, [&](std::string_view name, std::string_view value) {
+        n += name.size() + value.size();
+    });
     return n;
 }
 
@@ -278,19 +277,20 @@ bool run_pass(Bench& b, Mode mode, Pass& pass) {
                 ++events;
                 continue;
             }
-            if (auto ok = b.rules->map(change, b.types, b.options, b.events); !ok) {
-                std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
+            auto mapped = b.rules->map(change, b.types, b.options);
+            if (!mapped) {
+                std::fprintf(stderr, "error: %s\n", mapped.error().message.c_str());
                 return false;
             }
-            events += b.events.size();
+            events += mapped->size();
             if (mode == Mode::Map) {
-                for (const walbus::IntegrationEvent& ev : b.events) {
+                for (const walbus::IntegrationEvent& ev : *mapped) {
                     bytes += event_bytes(ev);
                 }
                 continue;
             }
             b.line.clear();
-            for (const walbus::IntegrationEvent& ev : b.events) {
+            for (const walbus::IntegrationEvent& ev : *mapped) {
                 walbus::append_event_json(b.line, ev);
                 b.line.push_back('\n');
             }
@@ -325,12 +325,13 @@ bool print_workload(Bench& b, std::uint64_t& changes) {
             key += ' ';
             key += walbus::to_string(c.op);
             ++ops[key];
-            if (auto ok = b.rules->map(c, b.types, b.options, b.events); !ok) {
-                std::fprintf(stderr, "error: %s\n", ok.error().message.c_str());
+            auto mapped = b.rules->map(c, b.types, b.options);
+            if (!mapped) {
+                std::fprintf(stderr, "error: %s\n", mapped.error().message.c_str());
                 return false;
             }
-            unmatched += b.events.empty();
-            for (const walbus::IntegrationEvent& ev : b.events) {
+            unmatched += mapped->empty();
+            for (const walbus::IntegrationEvent& ev : *mapped) {
                 ++by_rule[ev.dead_letter ? ev.rule + " (dead letter)" : ev.rule];
             }
         }

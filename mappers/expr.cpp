@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 
 #include "walbus/core/json_scan.h"
@@ -1102,6 +1103,38 @@ bool Expr::eval(const ChangeEvent& change, const pg::TypeRegistry& types, Datum&
     return impl_->eval(impl_->root, change, types, out, error);
 }
 
+namespace {
+
+// a == b for the short texts column values mostly are, without a call to memcmp.
+bool same_text(std::string_view a, std::string_view b) {
+    const std::size_t n = a.size();
+    if (n != b.size()) {
+        return false;
+    }
+    if (n >= 8 && n <= 16) {
+        std::uint64_t a0 = 0;
+        std::uint64_t b0 = 0;
+        std::uint64_t a1 = 0;
+        std::uint64_t b1 = 0;
+        std::memcpy(&a0, a.data(), 8);
+        std::memcpy(&b0, b.data(), 8);
+        std::memcpy(&a1, a.data() + n - 8, 8);
+        std::memcpy(&b1, b.data() + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n < 8) {
+        for (std::size_t i = 0; i < n; ++i) {
+            if (a[i] != b[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+    return std::memcmp(a.data(), b.data(), n) == 0;
+}
+
+} // namespace
+
 bool Expr::test(const ChangeEvent& change, const pg::TypeRegistry& types, bool& out,
                 std::string& error) {
     // The common `changed(col) and ...` of an update that left col byte for byte as it was is
@@ -1114,7 +1147,7 @@ bool Expr::test(const ChangeEvent& change, const pg::TypeRegistry& types, bool& 
         if (i >= 0 && col < change.before.values.size() && col < change.after.values.size()) {
             const Value& a = change.before.values[col];
             const Value& b = change.after.values[col];
-            if (a.kind == b.kind && a.kind != ValueKind::Unchanged && a.data == b.data) {
+            if (a.kind == b.kind && a.kind != ValueKind::Unchanged && same_text(a.data, b.data)) {
                 out = false;
                 return true;
             }
@@ -1170,7 +1203,7 @@ bool values_equal(const Value& a, const Value& b, ValueType type) {
     if (a.kind != b.kind) {
         return false;
     }
-    if (a.data == b.data) {
+    if (same_text(a.data, b.data)) {
         return true; // the same text is the same value, whatever the type
     }
     int c = 0;
@@ -1178,7 +1211,7 @@ bool values_equal(const Value& a, const Value& b, ValueType type) {
         compare_numbers(a.data, b.data, c)) {
         return c == 0;
     }
-    return a.data == b.data;
+    return false;
 }
 
 } // namespace

@@ -429,7 +429,7 @@ struct RuleSet::Impl {
     };
     std::vector<TableRules> by_table;
     std::vector<std::size_t> message_rules;
-    std::vector<IntegrationEvent> spare;    // see map()
+    std::vector<IntegrationEvent> events;   // map()'s, reused
     std::vector<EventHeader> spare_headers; // headers beyond an event's count, with their storage
     std::vector<PayloadFrame> frames;       // apply()'s stack of nested payload objects
     std::string source;                     // the CloudEvents source
@@ -627,6 +627,7 @@ void write_embedded(std::string& out, const Datum& d, const pg::TypeRegistry& ty
 bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeRegistry& types,
                           const pg::JsonOptions& options, IntegrationEvent& ev) {
     ev.dead_letter = false;
+    ev.walbus_headers = false;
     assign_if_different(ev.rule, rule.name);
     ev.position = change.position;
     if (!rule.event.render(change, types, ev.type, error) ||
@@ -744,19 +745,14 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
     switch (rule.envelope) {
     case Envelope::Plain:
         ev.value.swap(payload); // both keep their storage for the next event
-        add_header(ev, headers, "walbus-id", ev.id, spare_headers);
-        add_header(ev, headers, "walbus-type", ev.type, spare_headers);
-        add_header(ev, headers, "walbus-source",
-                   change.relation ? std::string_view(table_name_for(change)) : change.prefix,
-                   spare_headers);
-        add_header(ev, headers, "walbus-op", to_string(change.op), spare_headers);
-        if (has_time) {
-            add_header(ev, headers, "walbus-time", time, spare_headers);
-        }
-        add_header(ev, headers, "walbus-position", position_of(change), spare_headers);
-        if (!subject.empty()) {
-            add_header(ev, headers, "walbus-subject", subject, spare_headers);
-        }
+        // The walbus-* headers, as fields; mostly the same as the reused event's last ones.
+        ev.walbus_headers = true;
+        assign_if_different(ev.source, change.relation ? std::string_view(table_name_for(change))
+                                                       : std::string_view(change.prefix));
+        ev.op = to_string(change.op);
+        assign_if_different(ev.time, time);
+        ev.position_text.assign(position_of(change));
+        assign_if_different(ev.subject, subject);
         break;
     case Envelope::CloudEventsStructured: {
         JsonWriter w(ev.value);
@@ -807,6 +803,7 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
 void RuleSet::Impl::raw(const ChangeEvent& change, const pg::TypeRegistry& types,
                         const pg::JsonOptions& options, IntegrationEvent& ev) {
     ev.dead_letter = false;
+    ev.walbus_headers = false;
     ev.rule.clear();
     ev.position = change.position;
     ev.type = "walbus.change";
@@ -851,6 +848,7 @@ void RuleSet::Impl::dead_letter(const Rule& rule, const ChangeEvent& change,
                                 const pg::TypeRegistry& types, const pg::JsonOptions& options,
                                 IntegrationEvent& ev) {
     ev.dead_letter = true;
+    ev.walbus_headers = false;
     ev.rule = rule.name;
     ev.position = change.position;
     ev.type = "walbus.dead_letter";
@@ -875,30 +873,21 @@ void RuleSet::Impl::dead_letter(const Rule& rule, const ChangeEvent& change,
     trim_headers(ev, headers);
 }
 
-Result<void> RuleSet::map(const ChangeEvent& change, const pg::TypeRegistry& types,
-                          const pg::JsonOptions& options, std::vector<IntegrationEvent>& out) {
+Result<std::span<const IntegrationEvent>> RuleSet::map(const ChangeEvent& change,
+                                                       const pg::TypeRegistry& types,
+                                                       const pg::JsonOptions& options) {
     Impl& s = *impl_;
     s.position_ready = false;
     std::size_t count = 0;
-    // Events beyond this change's count wait in `spare` with their storage, so that mapping
-    // allocates nothing once the buffers have grown.
+    // The events of earlier changes keep their storage for the next ones.
+    std::vector<IntegrationEvent>& out = s.events;
     auto next = [&]() -> IntegrationEvent& {
         if (out.size() <= count) {
-            if (s.spare.empty()) {
-                out.emplace_back();
-            } else {
-                out.push_back(std::move(s.spare.back()));
-                s.spare.pop_back();
-            }
+            out.emplace_back();
         }
         return out[count++];
     };
-    auto finish = [&] {
-        while (out.size() > count) {
-            s.spare.push_back(std::move(out.back()));
-            out.pop_back();
-        }
-    };
+    auto finish = [&] { return std::span<const IntegrationEvent>(out.data(), count); };
     bool matched = false;
     const unsigned op = bit(change.op);
     for (std::size_t i : s.rules_for(change)) {
@@ -924,7 +913,6 @@ Result<void> RuleSet::map(const ChangeEvent& change, const pg::TypeRegistry& typ
         }
         matched = true;
         if (s.mapping.on_error == MappingErrorPolicy::Stop) {
-            finish();
             return fail(ErrorCode::Mapping,
                         "rule '" + rule.name + "' cannot map the " +
                             std::string(to_string(change.op)) + " of " + source_of(change) +
@@ -938,8 +926,7 @@ Result<void> RuleSet::map(const ChangeEvent& change, const pg::TypeRegistry& typ
     if (!matched && s.mapping.unmatched == UnmatchedPolicy::Raw) {
         s.raw(change, types, options, next());
     }
-    finish();
-    return {};
+    return finish();
 }
 
 } // namespace walbus::mappers

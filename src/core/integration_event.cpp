@@ -4,6 +4,14 @@
 
 namespace walbus {
 
+std::size_t header_count(const IntegrationEvent& event) {
+    std::size_t n = event.headers.size();
+    if (event.walbus_headers) {
+        n += 5 + !event.time.empty() + !event.subject.empty();
+    }
+    return n;
+}
+
 void append_event_json(std::string& out, const IntegrationEvent& event) {
     JsonWriter w(out);
     w.begin_object();
@@ -17,10 +25,10 @@ void append_event_json(std::string& out, const IntegrationEvent& event) {
     }
     w.key("headers");
     w.begin_object();
-    for (const EventHeader& h : event.headers) {
-        w.key(h.name);
-        w.string(h.value);
-    }
+    for_each_header(event, [&](std::string_view name, std::string_view value) {
+        w.key(name);
+        w.string(value);
+    });
     w.end_object();
     w.key("value");
     w.raw(event.value);

@@ -1,5 +1,8 @@
 #include "walbus/core/json_writer.h"
 
+#include <cstdint>
+#include <cstring>
+
 #include <charconv>
 
 namespace walbus {
@@ -65,11 +68,40 @@ void JsonWriter::number(std::uint64_t v) {
     raw(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
 }
 
+namespace {
+
+// Whether any of the 8 bytes of `w` is below 0x20, a '"' or a '\\': a byte JSON must escape.
+constexpr bool needs_escape(std::uint64_t w) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+    // A zero byte of x shows as a high bit of (x - 1) & ~x; below 0x20 as a high bit of
+    // (w - 0x20) & ~w (bytes of 0x80 and more have their own high bit, masked by ~w).
+    const std::uint64_t quote = w ^ (kOnes * '"');
+    const std::uint64_t backslash = w ^ (kOnes * '\\');
+    const std::uint64_t found =
+        ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash);
+    return (found & kHigh) != 0;
+}
+
+} // namespace
+
 void append_json_string(std::string& out, std::string_view text) {
     static constexpr char kHex[] = "0123456789abcdef";
     out.push_back('"');
     std::size_t run = 0; // start of the current run of characters needing no escape
     for (std::size_t i = 0; i < text.size(); ++i) {
+        // Eight characters at a time while none needs an escape.
+        while (i + 8 <= text.size()) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, text.data() + i, 8);
+            if (needs_escape(w)) {
+                break;
+            }
+            i += 8;
+        }
+        if (i == text.size()) {
+            break;
+        }
         auto c = static_cast<unsigned char>(text[i]);
         if (c >= 0x20 && c != '"' && c != '\\') {
             continue;

@@ -79,7 +79,6 @@ struct Pipeline::State {
     pg::JsonOptions json_options;
     std::unique_ptr<source::Catalog> catalog; // connected at the first type walbus must look up
     std::string line;                         // reused for each change's JSON
-    std::vector<IntegrationEvent> events;     // reused for each change's mapped events
     std::uint64_t events_total = 0;
     std::size_t line_events = 0; // lines appended to the line sink since its last flush
     bool in_txn = false;         // between Begin and Commit
@@ -788,10 +787,11 @@ struct Pipeline::State {
             count_event({}, {});
             return {};
         }
-        if (auto ok = options.rules->map(c, types, json_options, events); !ok) {
-            return ok;
+        auto events = options.rules->map(c, types, json_options);
+        if (!events) {
+            return std::unexpected(events.error());
         }
-        for (const IntegrationEvent& ev : events) {
+        for (const IntegrationEvent& ev : *events) {
             if (ev.dead_letter) {
                 spdlog::warn("rule {} could not map the change at {}:{}; sent to {}", ev.rule,
                              c.position.commit_lsn.str(), c.position.seq, ev.topic);
@@ -806,10 +806,10 @@ struct Pipeline::State {
             append_event_json(line, ev);
             line.push_back('\n');
         }
-        events_total += events.size();
+        events_total += events->size();
         if (!kafka) {
             sink->append(line);
-            line_events += events.size();
+            line_events += events->size();
         }
         return {};
     }

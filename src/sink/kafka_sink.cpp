@@ -465,11 +465,11 @@ Result<void> KafkaSink::produce(const IntegrationEvent& event) {
     if (auto ok = s.begin(); !ok) {
         return ok;
     }
-    rd_kafka_headers_t* headers = rd_kafka_headers_new(event.headers.size());
-    for (const EventHeader& h : event.headers) {
-        rd_kafka_header_add(headers, h.name.data(), static_cast<ssize_t>(h.name.size()),
-                            h.value.data(), static_cast<ssize_t>(h.value.size()));
-    }
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(header_count(event));
+    for_each_header(event, [&](std::string_view name, std::string_view value) {
+        rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                            static_cast<ssize_t>(value.size()));
+    });
     if (auto ok =
             s.send(event.topic, RD_KAFKA_PARTITION_UA, event.has_key ? event.key.data() : nullptr,
                    event.has_key ? event.key.size() : 0, event.value, headers);

@@ -260,14 +260,14 @@ void fuzz_config(std::string_view yaml) {
     }
     const walbus::pg::TypeRegistry& types = walbus::pg::TypeRegistry::builtins();
     walbus::pg::JsonOptions json_options;
-    std::vector<walbus::IntegrationEvent> events;
     std::string json;
     for (const ChangeEvent& c : changes()) {
-        if (auto mapped = prepared.rules->map(c, types, json_options, events); !mapped) {
+        auto mapped = prepared.rules->map(c, types, json_options);
+        if (!mapped) {
             check_message(mapped.error().message);
             continue;
         }
-        for (const walbus::IntegrationEvent& ev : events) {
+        for (const walbus::IntegrationEvent& ev : *mapped) {
             json.clear();
             walbus::append_event_json(json, ev);
         }

@@ -170,3 +170,44 @@ TEST_CASE("identifiers are quoted only when PostgreSQL would change them", "[cor
         CHECK(split_table_name(walbus::sql_table_name(schema, table)) == Names{schema, table});
     }
 }
+
+TEST_CASE("JSON strings escape the same characters wherever they are in a long text", "[core]") {
+    // One character at a time, as the JSON spec says, against append_json_string's word-wise scan.
+    auto reference = [](std::string_view text) {
+        std::string out = "\"";
+        for (unsigned char c : text) {
+            switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            default:
+                if (c < 0x20) {
+                    static constexpr char kHex[] = "0123456789abcdef";
+                    out += "\\u00";
+                    out += kHex[c >> 4];
+                    out += kHex[c & 0xf];
+                } else {
+                    out += static_cast<char>(c);
+                }
+            }
+        }
+        return out + "\"";
+    };
+    const std::string specials = std::string("\"\\\n\x01\x1f\x7f\x80\xff ~!", 12);
+    for (std::size_t length : {0, 1, 7, 8, 9, 15, 16, 17, 40}) {
+        for (std::size_t at = 0; at < length; ++at) {
+            for (char special : specials) {
+                std::string text(length, 'x');
+                text[at] = special;
+                std::string out;
+                append_json_string(out, text);
+                INFO("length " << length << ", byte " << static_cast<int>(special) << " at " << at);
+                REQUIRE(out == reference(text));
+            }
+        }
+    }
+}

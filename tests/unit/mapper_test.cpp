@@ -198,14 +198,13 @@ std::vector<std::string> run_case(const fs::path& dir) {
     options.numeric_as_number = cfg.format.numeric == config::NumericFormat::Number;
     ChangeReader reader;
     const std::vector<ChangeEvent> changes = reader.read(read_text(dir / "changes.jsonl"));
-    std::vector<IntegrationEvent> events;
     for (const ChangeEvent& c : changes) {
-        auto ok = prepared.rules->map(c, pg::TypeRegistry::builtins(), options, events);
-        if (!ok) {
-            out.push_back("error: " + ok.error().message);
+        auto events = prepared.rules->map(c, pg::TypeRegistry::builtins(), options);
+        if (!events) {
+            out.push_back("error: " + events.error().message);
             continue;
         }
-        for (const IntegrationEvent& ev : events) {
+        for (const IntegrationEvent& ev : *events) {
             std::string line;
             append_event_json(line, ev);
             out.push_back(std::move(line));
@@ -266,11 +265,11 @@ TEST_CASE("an event id is the documented UUID of pipeline, rule and position", "
     REQUIRE(prepared.rules);
     ChangeReader reader;
     const std::vector<ChangeEvent> changes = reader.read(read_text(dir / "changes.jsonl"));
-    std::vector<IntegrationEvent> events;
     std::size_t checked = 0;
     for (const ChangeEvent& c : changes) {
-        REQUIRE(prepared.rules->map(c, pg::TypeRegistry::builtins(), {}, events));
-        for (const IntegrationEvent& ev : events) {
+        auto events = prepared.rules->map(c, pg::TypeRegistry::builtins(), {});
+        REQUIRE(events);
+        for (const IntegrationEvent& ev : *events) {
             // uuid_v5(uuid_v5(namespace, "<pipeline>/<rule>"), "<commit_lsn>:<seq>")
             const std::string position =
                 c.position.commit_lsn.str() + ":" + std::to_string(c.position.seq);

@@ -4,6 +4,7 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,14 +54,14 @@ public:
     [[nodiscard]] std::vector<std::pair<std::string, std::string>> tables() const;
     [[nodiscard]] std::size_t size() const;
 
-    // Maps one change into `out` (cleared first; its storage is reused). A change no rule matches
-    // gives nothing, or a raw change event with mapping.unmatched: raw. A change a rule cannot
-    // map (a column dropped since the rules were written, an unchanged TOAST value) is an error
-    // naming the rule, the table and the position, or with mapping.on_error: dead_letter a
-    // dead-letter event with the reason and the raw change.
-    [[nodiscard]] Result<void> map(const ChangeEvent& change, const pg::TypeRegistry& types,
-                                   const pg::JsonOptions& options,
-                                   std::vector<IntegrationEvent>& out);
+    // Maps one change into events, valid until the next call (their storage is reused, so that
+    // mapping allocates nothing once it has grown). A change no rule matches gives nothing, or a
+    // raw change event with mapping.unmatched: raw. A change a rule cannot map (a column dropped
+    // since the rules were written, an unchanged TOAST value) is an error naming the rule, the
+    // table and the position, or with mapping.on_error: dead_letter a dead-letter event with the
+    // reason and the raw change.
+    [[nodiscard]] Result<std::span<const IntegrationEvent>>
+    map(const ChangeEvent& change, const pg::TypeRegistry& types, const pg::JsonOptions& options);
 
 private:
     struct Impl;
