@@ -35,7 +35,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kMaxPoll{100};
-constexpr milliseconds kStatsInterval{10'000};
+constexpr milliseconds kStatsInterval{5'000};
 
 } // namespace
 
@@ -517,9 +517,13 @@ struct Pipeline::State {
         double rate = seconds > 0
                           ? static_cast<double>(changes_total - changes_at_last_stats) / seconds
                           : 0.0;
-        spdlog::info("progress: {} changes in {} transactions, {:.0f} changes/s, checkpoint at "
-                     "{}, server WAL end {}",
-                     changes_total, txns_total, rate, durable.end_lsn.str(), server_wal_end.str());
+        // While behind (a backlog, a large transaction), how much WAL is left to read.
+        const std::uint64_t remaining =
+            server_wal_end > written ? server_wal_end.value - written.value : 0;
+        spdlog::info("progress: {} changes in {} transactions, {:.0f} changes/s, at {}, "
+                     "checkpoint at {}, server WAL end {}, {} bytes of WAL behind",
+                     changes_total, txns_total, rate, written.str(), durable.end_lsn.str(),
+                     server_wal_end.str(), remaining);
         last_stats = now;
         changes_at_last_stats = changes_total;
     }

@@ -1,6 +1,7 @@
 // Clear errors and exit codes for what users get wrong, and recovery from what goes away.
 
 #include <catch2/catch.hpp>
+#include <httplib.h>
 #include <signal.h>
 
 #include <cstdlib>
@@ -176,8 +177,13 @@ TEST_CASE("a slot in use is reported and waited for: a standby takes over when t
     // The standby: reconnect_timeout is far shorter than the wait, which must not end it.
     TempDir dir2;
     o.extra_source = "  reconnect_timeout: 1s\n  reconnect_backoff_max: 300ms\n";
-    Walbus standby({"run", "-c", write_config(dir2, db, o).string()}, dir2 / "w.out",
-                   dir2 / "w.err");
+    const auto standby_config = write_config(dir2, db, o);
+    const int port = free_port();
+    {
+        std::ofstream f(standby_config, std::ios::app);
+        f << "metrics:\n  port: " << port << "\n";
+    }
+    Walbus standby({"run", "-c", standby_config.string()}, dir2 / "w.out", dir2 / "w.err");
     REQUIRE(
         eventually([&] { return contains(standby.stderr_text(), "is in use by another process"); },
                    std::chrono::seconds(10)));
@@ -188,12 +194,24 @@ TEST_CASE("a slot in use is reported and waited for: a standby takes over when t
     CHECK(contains(standby.stderr_text(), "retrying in"));
     REQUIRE(standby.running()); // still waiting, past reconnect_timeout
     REQUIRE(first.running());
+    // Alive, not ready, and saying why.
+    httplib::Client http("127.0.0.1", port);
+    auto health = http.Get("/healthz");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    auto waiting = http.Get("/readyz");
+    REQUIRE(waiting);
+    CHECK(waiting->status == 503);
+    CHECK(contains(waiting->body, "is in use by another process"));
 
     // The active instance dies; the standby gets the slot and publishes what follows.
     first.signal(SIGKILL);
     CHECK(first.wait() == 128 + SIGKILL);
     REQUIRE(eventually([&] { return contains(standby.stderr_text(), "streaming slot"); },
                        std::chrono::seconds(15)));
+    auto ready = http.Get("/readyz");
+    REQUIRE(ready);
+    CHECK(ready->status == 200);
     db.conn().exec("INSERT INTO t VALUES (7)");
     REQUIRE(eventually(
         [&] {

@@ -131,6 +131,9 @@ inline ConfigOptions with_tables(std::vector<std::string> tables) {
 fs::path write_config(const TempDir& dir, const TestDb& db, const ConfigOptions& options);
 
 std::string read_file(const fs::path& path);
+
+// A TCP port on 127.0.0.1 nothing listens on now (bound to port 0 and released).
+int free_port();
 std::vector<std::string> read_lines(const fs::path& path);
 
 // Polls `done` until it is true or the timeout passes; returns its last value.

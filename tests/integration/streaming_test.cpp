@@ -441,20 +441,6 @@ TEST_CASE("format.toast: marker writes a marker, error stops with the fix", "[st
 
 namespace {
 
-// A TCP port nothing listens on now (bound to port 0 and released).
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
 // The value of one sample line of a Prometheus text exposition ("name{labels} value").
 std::optional<double> sample(const std::string& text, const std::string& series) {
     std::istringstream in(text);
