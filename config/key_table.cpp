@@ -377,7 +377,7 @@ const std::array<KeyDecl, 41> kKeys{{
         .required = Required::No,
         .required_when = {},
         .secret = false,
-        .example = "4MiB",
+        .example = "16MiB",
         .description = "Buffered bytes that trigger a write before `sink.flush_interval` has "
                        "passed.",
     },

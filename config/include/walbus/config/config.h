@@ -61,7 +61,7 @@ struct SinkConfig {
     std::string path; // required for file
     std::chrono::milliseconds flush_interval{200};
     std::chrono::milliseconds flush_idle{5}; // 0: flush only by interval, bytes and events
-    std::size_t flush_bytes = 4 * 1024 * 1024;
+    std::size_t flush_bytes = 16 * 1024 * 1024;
     std::size_t flush_events = 100'000;
     bool fsync = true;
     KafkaConfig kafka;
