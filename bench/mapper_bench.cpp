@@ -201,7 +201,7 @@ struct Pass {
     double seconds = 0;
     std::uint64_t changes = 0;
     std::uint64_t events = 0; // json: one change event per change
-    std::uint64_t bytes = 0;  // json and events: JSON bytes; map: the events' strings
+    std::uint64_t bytes = 0;  // json and events: JSON bytes; map: the events' records
     std::uint64_t new_calls = 0;
     std::uint64_t malloc_calls = 0;
 };
@@ -217,13 +217,10 @@ struct Bench {
     std::string line;
 };
 
+// What the map mode counts of each event, so that every pass must produce the same: the bytes
+// of its record (id, topic, key, value). Kept light: it is timed with the mapping.
 std::uint64_t event_bytes(const walbus::IntegrationEvent& ev) {
-    std::uint64_t n = ev.id.size() + ev.type.size() + ev.topic.size() + ev.key.size() +
-                      ev.value.size() + ev.rule.size();
-    walbus::for_each_header(ev, [&](std::string_view name, std::string_view value) {
-        n += name.size() + value.size();
-    });
-    return n;
+    return ev.id.size() + ev.topic.size() + ev.key.size() + ev.value.size();
 }
 
 // The CPU time of this thread: what the timed parts cost, whatever else runs on the machine.

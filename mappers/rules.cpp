@@ -437,7 +437,6 @@ struct RuleSet::Impl {
     std::string text;    // scratch for rendering
     std::string payload; // scratch for payload JSON
     std::string subject;
-    std::string time;
     std::string table_name;
     std::shared_ptr<const Relation> table_name_of; // the relation table_name was made for
 
@@ -737,10 +736,9 @@ bool RuleSet::Impl::apply(Rule& rule, const ChangeEvent& change, const pg::TypeR
     }
     // A non-transactional message has no commit, hence no time: the attribute is left out.
     const bool has_time = change.op != Operation::Message || change.transactional;
-    time.clear();
-    if (has_time) {
-        time.assign(pg::format_utc_timestamp(change.commit_time_us));
-    }
+    const std::string_view time =
+        has_time ? std::string_view(pg::format_utc_timestamp(change.commit_time_us))
+                 : std::string_view();
     ev.value.clear();
     switch (rule.envelope) {
     case Envelope::Plain:
