@@ -52,10 +52,11 @@ std::vector<Event> committed_events(const std::string& topic) {
     return parse_event_lines(text);
 }
 
-// Runs walbus until everything committed so far is published (a long soak run leaves a large
-// backlog: allow a second per kill).
+// Runs walbus until everything committed so far is published. A long soak run leaves a large
+// backlog (100 kills: about 6 million changes, which the test's 50ms flush interval publishes at
+// about 27,000 a second): allow three seconds per kill.
 void kafka_catch_up(const TempDir& dir, TestDb& db, const fs::path& config) {
-    catch_up(dir, db, config, std::chrono::seconds(120 + kill_count()));
+    catch_up(dir, db, config, std::chrono::seconds(120 + 3 * kill_count()));
 }
 
 // A table t(id, v) whose changes walbus publishes to a topic of their own; walbus has run once,
