@@ -15,6 +15,7 @@
 #include "walbus/core/json_writer.h"
 #include "walbus/core/table_name.h"
 #include "walbus/mappers/rules.h"
+#include "walbus/pipeline/source_settings.h"
 #include "walbus/sink/progress_reader.h"
 #include "walbus/source/server_status.h"
 
@@ -100,21 +101,6 @@ std::string seconds_json(double seconds) {
     char buf[48];
     std::snprintf(buf, sizeof buf, "%.3f", seconds);
     return buf;
-}
-
-source::SourceSettings source_settings(const config::Config& cfg) {
-    source::SourceSettings s;
-    s.dsn = cfg.source.dsn;
-    s.slot = cfg.source.slot;
-    s.publication = cfg.source.publication;
-    s.tables = cfg.source.tables;
-    s.create_slot = cfg.source.create_slot;
-    s.create_publication = cfg.source.create_publication;
-    s.application_name = cfg.name + " status";
-    if (cfg.source.decoder == config::DecoderType::Wal2json) {
-        s.plugin = "wal2json";
-    }
-    return s;
 }
 
 // source.tables and the tables the rules read, each once.
@@ -498,7 +484,7 @@ int exit_code_for(const Error& e) {
 
 int print_status(const config::Config& cfg, const std::shared_ptr<mappers::RuleSet>& rules,
                  bool json, std::ostream& out) {
-    const source::SourceSettings settings = source_settings(cfg);
+    const source::SourceSettings settings = source_settings_of(cfg, "status");
     const auto server = source::read_server_status(settings, configured_tables(cfg, rules));
     const CheckpointStatus checkpoint = read_checkpoint(cfg);
 

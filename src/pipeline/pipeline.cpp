@@ -21,6 +21,7 @@
 #include "walbus/metrics/pipeline_metrics.h"
 #include "walbus/metrics/readiness.h"
 #include "walbus/pipeline/backoff.h"
+#include "walbus/pipeline/source_settings.h"
 #include "walbus/pipeline/stager.h"
 #include "walbus/sink/kafka_sink.h"
 #include "walbus/sink/line_sink.h"
@@ -151,14 +152,7 @@ struct Pipeline::State {
     State& operator=(const State&) = delete;
 
     source::SourceSettings source_settings() const {
-        source::SourceSettings s;
-        s.dsn = config.source.dsn;
-        s.slot = config.source.slot;
-        s.publication = config.source.publication;
-        s.tables = config.source.tables;
-        s.create_slot = config.source.create_slot;
-        s.create_publication = config.source.create_publication;
-        s.application_name = config.name;
+        source::SourceSettings s = source_settings_of(config);
         if (options.tail) {
             s.temporary_slot = true;
             s.slot = "walbus_tail_" + std::to_string(::getpid());
@@ -166,7 +160,6 @@ struct Pipeline::State {
             s.application_name = config.name + " tail";
         }
         if (config.source.decoder == config::DecoderType::Wal2json) {
-            s.plugin = "wal2json";
             for (const auto& [name, value] : decoders::kWal2jsonOptions) {
                 s.plugin_options.emplace_back(name, value);
             }

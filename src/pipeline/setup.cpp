@@ -1,4 +1,5 @@
 #include "walbus/pipeline/setup.h"
+#include "walbus/pipeline/source_settings.h"
 
 #include <algorithm>
 #include <tuple>
@@ -78,17 +79,7 @@ Result<PreparedConfig> prepare_config_connected(config::LoadResult loaded,
         return offline;
     }
     const config::Config& cfg = *loaded.config;
-    source::SourceSettings settings;
-    settings.dsn = cfg.source.dsn;
-    settings.slot = cfg.source.slot;
-    settings.publication = cfg.source.publication;
-    settings.tables = cfg.source.tables;
-    settings.create_slot = cfg.source.create_slot;
-    settings.create_publication = cfg.source.create_publication;
-    settings.application_name = cfg.name + " check";
-    if (cfg.source.decoder == config::DecoderType::Wal2json) {
-        settings.plugin = "wal2json";
-    }
+    source::SourceSettings settings = source_settings_of(cfg, "check");
     auto catalog = source::Catalog::connect(settings);
     if (!catalog) {
         return std::unexpected(catalog.error());
@@ -144,6 +135,25 @@ Result<PreparedConfig> prepare_config_connected(config::LoadResult loaded,
         out.rules.reset();
     }
     return out;
+}
+
+source::SourceSettings source_settings_of(const config::Config& cfg, std::string_view role) {
+    source::SourceSettings s;
+    s.dsn = cfg.source.dsn;
+    s.slot = cfg.source.slot;
+    s.publication = cfg.source.publication;
+    s.tables = cfg.source.tables;
+    s.create_slot = cfg.source.create_slot;
+    s.create_publication = cfg.source.create_publication;
+    s.application_name = cfg.name;
+    if (!role.empty()) {
+        s.application_name += ' ';
+        s.application_name += role;
+    }
+    if (cfg.source.decoder == config::DecoderType::Wal2json) {
+        s.plugin = "wal2json";
+    }
+    return s;
 }
 
 } // namespace walbus

@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "kafka_harness.h"
+#include "status_json.h"
 
 using namespace walbus::test;
 
@@ -28,19 +29,6 @@ fs::path write_status_kafka_config(const TempDir& dir, const TestDb& db, const s
     const fs::path path = dir / "walbus.yaml";
     std::ofstream(path) << yaml;
     return path;
-}
-
-simdjson::dom::element parse_json(simdjson::dom::parser& parser, const std::string& text) {
-    simdjson::dom::element doc;
-    INFO("walbus status --json printed:\n" << text);
-    REQUIRE(parser.parse(text).get(doc) == simdjson::SUCCESS);
-    return doc;
-}
-
-std::string str(simdjson::dom::element e) {
-    std::string_view v;
-    REQUIRE(e.get(v) == simdjson::SUCCESS);
-    return std::string(v);
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "harness.h"
+#include "status_json.h"
 
 using namespace walbus::test;
 
@@ -46,19 +47,6 @@ std::string field(const std::string& out, const std::string& label) {
     const std::regex line("(^|\n) *" + label + ": +([^\n]*)");
     std::smatch m;
     return std::regex_search(out, m, line) ? std::string(m[2]) : std::string("(no " + label + ")");
-}
-
-simdjson::dom::element parse_json(simdjson::dom::parser& parser, const std::string& text) {
-    simdjson::dom::element doc;
-    INFO("walbus status --json printed:\n" << text);
-    REQUIRE(parser.parse(text).get(doc) == simdjson::SUCCESS);
-    return doc;
-}
-
-std::string str(simdjson::dom::element e) {
-    std::string_view v;
-    REQUIRE(e.get(v) == simdjson::SUCCESS);
-    return std::string(v);
 }
 
 bool is_null(simdjson::dom::element e) {
